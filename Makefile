@@ -1,0 +1,27 @@
+# Makefile for postgres_extension (PGXS)
+
+MODULE_big = postgres_extension
+OBJS = \
+	src/postgres_extension.o \
+	src/hooks.o \
+	src/store.o \
+	src/tag.o \
+	src/views.o
+
+EXTENSION = postgres_extension
+DATA = src/postgres_extension--1.0.sql
+PGFILEDESC = "postgres_extension - transaction hold-time statistics"
+
+# pg_regress runs its own server with the library and pg_stat_statements
+# preloaded (test/regress.conf); the TAP tests under test/t start theirs.
+REGRESS = counts tags timing privileges
+REGRESS_OPTS = --temp-config=$(CURDIR)/test/regress.conf \
+	--temp-instance=./tmp_check
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

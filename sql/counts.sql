@@ -1,0 +1,103 @@
+--
+-- Counting: transactions, commits, rollbacks, statements, explicit and
+-- read-only transactions, for deterministic workloads.  Each scenario runs
+-- under its own application_name; "SET application_name" belongs to the
+-- application it sets (the key is taken at the transaction's end).
+--
+CREATE EXTENSION postgres_extension;
+CREATE EXTENSION pg_stat_statements;
+CREATE TABLE acct (id int PRIMARY KEY, balance int NOT NULL);
+INSERT INTO acct SELECT g, 100 FROM generate_series(1, 10) g;
+CREATE VIEW counts AS
+  SELECT application_name AS app, tag, xacts, commits, rollbacks, statements,
+         explicit_xacts AS expl, readonly_xacts AS ro
+    FROM pg_stat_transactions
+   WHERE application_name LIKE 't\_%' AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   ORDER BY application_name COLLATE "C", tag COLLATE "C";
+
+SET application_name = 'reader';
+SELECT pg_stat_transactions_reset();
+SELECT count(*) AS rows_after_reset FROM counts;
+
+-- implicit transactions: SET, two reads, one write
+SET application_name = 't_implicit';
+SELECT count(*) FROM acct;
+SELECT balance FROM acct WHERE id = 1;
+UPDATE acct SET balance = balance + 1 WHERE id = 1;
+
+-- explicit blocks: a write, a rollback, a read-only one, an empty one
+SET application_name = 't_explicit';
+BEGIN;
+SELECT 1;
+UPDATE acct SET balance = balance - 1 WHERE id = 2;
+COMMIT;
+BEGIN;
+SELECT 1;
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT 1;
+SELECT 2;
+COMMIT;
+START TRANSACTION;
+COMMIT;
+
+-- errors: an implicit one, a failed block closed by ROLLBACK, another
+-- closed by COMMIT (which rolls back); a statement refused in a failed
+-- block is not counted
+SET application_name = 't_errors';
+SELECT 1 / (id - id) FROM acct WHERE id = 1;
+BEGIN;
+SELECT 1;
+SELECT 1 / (id - id) FROM acct WHERE id = 1;
+SELECT 2;
+ROLLBACK;
+BEGIN;
+UPDATE acct SET balance = balance + 1 WHERE id = 3;
+SELECT 1 / (id - id) FROM acct WHERE id = 1;
+COMMIT;
+
+-- savepoints belong to their transaction and are not statements
+SET application_name = 't_savepoint';
+BEGIN;
+SAVEPOINT a;
+SELECT 1;
+SELECT 1 / (id - id) FROM acct WHERE id = 1;
+ROLLBACK TO a;
+SELECT 2;
+RELEASE a;
+COMMIT;
+
+-- several statements in one query string: one implicit transaction
+SET application_name = 't_multi';
+SELECT 1 \; SELECT 2 \; SELECT 3;
+SELECT 1 \; SELECT 1 / (id - id) FROM acct WHERE id = 1 \; SELECT 3;
+
+-- statements inside functions belong to their caller
+CREATE FUNCTION count_acct() RETURNS bigint LANGUAGE plpgsql AS
+$$ DECLARE n bigint; BEGIN SELECT count(*) INTO n FROM acct; PERFORM 1; RETURN n; END $$;
+SET application_name = 't_function';
+SELECT count_acct();
+SELECT count_acct() FROM acct WHERE id < 4;
+
+-- a procedure that commits: two transactions, one statement
+CREATE PROCEDURE touch_two() LANGUAGE plpgsql AS
+$$ BEGIN UPDATE acct SET balance = balance WHERE id = 4; COMMIT;
+        UPDATE acct SET balance = balance WHERE id = 5; END $$;
+SET application_name = 't_procedure';
+CALL touch_two();
+
+-- COMMIT AND CHAIN: the chained transaction is explicit too
+SET application_name = 't_chain';
+BEGIN;
+SELECT 1;
+COMMIT AND CHAIN;
+SELECT 2;
+COMMIT;
+
+SET application_name = 'reader';
+SELECT * FROM counts;
+
+-- the totals agree with each other
+SELECT bool_and(xacts = commits + rollbacks) AS xacts_add_up,
+       bool_and(explicit_xacts <= xacts AND readonly_xacts <= xacts) AS subsets
+  FROM pg_stat_transactions;

@@ -1,0 +1,58 @@
+--
+-- Privileges, the activity view, the info view, and coexistence with
+-- pg_stat_statements.
+--
+CREATE ROLE pgxt_reader;
+GRANT SELECT ON acct TO pgxt_reader;
+SET ROLE pgxt_reader;
+SET application_name = 't_own';
+SELECT count(*) FROM acct;
+-- reset is not for PUBLIC
+SELECT pg_stat_transactions_reset();
+-- other roles' application_name and tag are hidden, one's own are not
+SELECT bool_and(application_name = '<insufficient privilege>' AND tag = '<insufficient privilege>') AS others_hidden
+  FROM pg_stat_transactions WHERE userid <> 'pgxt_reader'::regrole;
+SELECT application_name, xacts FROM pg_stat_transactions
+ WHERE userid = 'pgxt_reader'::regrole AND application_name = 't_own';
+SELECT count(*) AS histogram_of_others FROM pg_stat_transactions_histogram(10, 0, 'x', 'y');
+RESET ROLE;
+GRANT pg_read_all_stats TO pgxt_reader;
+SET ROLE pgxt_reader;
+SELECT bool_or(application_name = 't_implicit') AS sees_all
+  FROM pg_stat_transactions;
+RESET ROLE;
+DROP OWNED BY pgxt_reader;
+DROP ROLE pgxt_reader;
+
+-- the activity view shows this session inside its transaction
+SET application_name = 't_activity';
+BEGIN;
+SET LOCAL postgres_extension.tag = 'now';
+SELECT 1;
+SELECT state, application_name, tag, statements, hold_time >= active_time AS consistent,
+       queryid IS NOT NULL AS has_queryid
+  FROM pg_stat_transactions_activity WHERE pid = pg_backend_pid();
+COMMIT;
+-- its queryid joins pg_stat_statements
+SELECT count(*) AS joined FROM pg_stat_transactions_activity a
+  JOIN pg_stat_statements s USING (queryid) WHERE a.pid = pg_backend_pid();
+SELECT count(*) AS joined FROM pg_stat_transactions_activity a
+  JOIN pg_stat_statements s USING (queryid) WHERE a.pid = pg_backend_pid();
+
+-- pg_stat_statements still counts
+SELECT pg_stat_statements_reset();
+SELECT balance FROM acct WHERE id = 7;
+SELECT balance FROM acct WHERE id = 8;
+SELECT calls, rows FROM pg_stat_statements WHERE query = 'SELECT balance FROM acct WHERE id = $1';
+
+-- histogram of one key adds up to its transactions
+SELECT sum(h.xacts) = s.xacts AS histogram_adds_up, bool_and(h.lower_bound < h.upper_bound) AS bounds_ordered
+  FROM pg_stat_transactions s, pg_stat_transactions_histogram(s.userid, s.dbid, s.application_name, s.tag) h
+ WHERE s.application_name = 't_explicit' GROUP BY s.xacts;
+
+-- the info view and reset
+SELECT dealloc, stats_reset <= now() AS reset_in_past FROM pg_stat_transactions_info;
+SELECT pg_stat_transactions_reset();
+-- only the reset's own transaction is left
+SELECT application_name, xacts, statements FROM pg_stat_transactions WHERE application_name LIKE 't\_%';
+SELECT stats_reset > now() - interval '1 minute' AS reset_recent FROM pg_stat_transactions_info;

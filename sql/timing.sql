@@ -1,0 +1,49 @@
+--
+-- Time: a server-side sleep is active time, a client-side pause between
+-- statements is idle time, and active + idle = hold for every row.
+--
+SET application_name = 't_active';
+BEGIN;
+SELECT pg_sleep(0.2);
+COMMIT;
+SELECT pg_sleep(0.1);
+
+SET application_name = 't_idle';
+BEGIN;
+SELECT 1;
+\! sleep 0.3
+SELECT 2;
+COMMIT;
+
+SET application_name = 't_failed_idle';
+BEGIN;
+SELECT 1 / (id - id) FROM acct WHERE id = 1;
+\! sleep 0.2
+ROLLBACK;
+
+SET application_name = 'reader';
+SELECT application_name AS app, xacts,
+       total_active_time >= 300 AS active_300ms,
+       total_active_time < 1000 AS active_below_1s,
+       max_hold_time >= 200 AS hold_200ms,
+       total_idle_time < 100 AS idle_below_100ms
+  FROM pg_stat_transactions WHERE application_name = 't_active';
+SELECT application_name AS app, xacts,
+       total_idle_time >= 300 AS idle_300ms,
+       max_idle_time >= 300 AS max_gap_300ms,
+       total_hold_time >= 300 AS hold_300ms,
+       total_active_time < 100 AS active_below_100ms
+  FROM pg_stat_transactions WHERE application_name = 't_idle';
+-- a failed block holds its connection until ROLLBACK
+SELECT application_name AS app, xacts, rollbacks,
+       max_hold_time >= 200 AS hold_until_rollback,
+       total_idle_time >= 200 AS idle_after_error
+  FROM pg_stat_transactions WHERE application_name = 't_failed_idle';
+
+SELECT count(*) > 0 AS has_rows,
+       bool_and(abs(total_active_time + total_idle_time - total_hold_time) < 0.001) AS active_plus_idle_is_hold,
+       bool_and(min_hold_time <= mean_hold_time AND mean_hold_time <= max_hold_time) AS mean_between,
+       bool_and(p50_hold_time <= p95_hold_time AND p95_hold_time <= p99_hold_time) AS percentiles_ordered,
+       bool_and(max_idle_time <= total_idle_time + 0.001) AS max_gap_within_idle,
+       bool_and(stats_since <= last_seen) AS since_before_seen
+  FROM pg_stat_transactions;

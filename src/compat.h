@@ -1,0 +1,131 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		Shims over the PostgreSQL 13-18 API differences this extension meets:
+ *		hook signatures, the backend's own slot number, and the number of
+ *		backend slots to allocate.
+ *
+ * Everything version-dependent lives here, as macros or static inlines, so
+ * that the other files carry no #if PG_VERSION_NUM in function bodies.
+ *
+ * IDENTIFICATION
+ *		src/compat.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGXT_COMPAT_H
+#define PGXT_COMPAT_H
+
+#include "miscadmin.h"
+#include "postmaster/autovacuum.h"
+#include "replication/walsender.h"
+#include "storage/proc.h"
+#include "utils/backend_status.h"
+
+/*
+ * ExecutorRun lost its execute_once argument in 18.
+ */
+#if PG_VERSION_NUM >= 180000
+#define PGXT_EXECUTORRUN_PARAMS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define PGXT_EXECUTORRUN_ARGS queryDesc, direction, count
+#else
+#define PGXT_EXECUTORRUN_PARAMS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count, \
+	bool execute_once
+#define PGXT_EXECUTORRUN_ARGS queryDesc, direction, count, execute_once
+#endif
+
+/*
+ * ProcessUtility gained readOnlyTree in 14.
+ */
+#if PG_VERSION_NUM >= 140000
+#define PGXT_PROCESSUTILITY_PARAMS \
+	PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define PGXT_PROCESSUTILITY_ARGS \
+	pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
+#else
+#define PGXT_PROCESSUTILITY_PARAMS \
+	PlannedStmt *pstmt, const char *queryString, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define PGXT_PROCESSUTILITY_ARGS \
+	pstmt, queryString, context, params, queryEnv, dest, qc
+#endif
+
+/*
+ * Index of this backend's slot, 0-based, below pgxt_max_backends().
+ * Before 17 that is MyBackendId - 1; from 17 on, MyProcNumber, whose
+ * regular backends come first in the PGPROC array.
+ */
+static inline int
+pgxt_my_slot_index(void)
+{
+#if PG_VERSION_NUM >= 170000
+	return MyProcNumber;
+#else
+	return MyBackendId - 1;
+#endif
+}
+
+/*
+ * Number of backend slots to size shared memory for.  From 15 on this is
+ * called from the shmem_request_hook, where MaxBackends is final; 13 and 14
+ * request memory in _PG_init, before MaxBackends is computed, so add up
+ * its parts the way InitializeMaxBackends does.
+ */
+static inline int
+pgxt_max_backends(void)
+{
+#if PG_VERSION_NUM >= 150000
+	return MaxBackends;
+#else
+	return MaxConnections + autovacuum_max_workers + 1 +
+		max_worker_processes + max_wal_senders;
+#endif
+}
+
+/*
+ * True in the standalone backend of "postgres --single", which counts as
+ * a client: 16 and later give it its own backend type, older releases
+ * leave B_INVALID there.
+ */
+static inline bool
+pgxt_is_standalone_backend(void)
+{
+#if PG_VERSION_NUM >= 160000
+	return MyBackendType == B_STANDALONE_BACKEND;
+#else
+	return !IsUnderPostmaster;
+#endif
+}
+
+/*
+ * GUC check hooks may allocate their "extra" with guc_malloc from 16 on;
+ * before that, plain malloc is what guc.c frees.
+ */
+#if PG_VERSION_NUM >= 160000
+#define pgxt_guc_malloc(size) guc_malloc(LOG, (size))
+#else
+#define pgxt_guc_malloc(size) malloc(size)
+#endif
+
+/*
+ * The predefined role pg_read_all_stats: its macro was renamed in 14.
+ */
+#if PG_VERSION_NUM >= 140000
+#define PGXT_ROLE_READ_ALL_STATS ROLE_PG_READ_ALL_STATS
+#else
+#define PGXT_ROLE_READ_ALL_STATS DEFAULT_ROLE_READ_ALL_STATS
+#endif
+
+/*
+ * MarkGUCPrefixReserved is 15's name for EmitWarningsOnPlaceholders.
+ */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+#endif							/* PGXT_COMPAT_H */

@@ -1,0 +1,858 @@
+/*-------------------------------------------------------------------------
+ *
+ * hooks.c
+ *		The hot path: follows each transaction of a client backend from its
+ *		first statement to its end and hands the finished transaction to the
+ *		store.
+ *
+ * A transaction starts at the arrival of its first statement (the core's
+ * transaction start timestamp).  Each top-level statement is an active span
+ * from its arrival (the statement timestamp, no clock read) to its return
+ * from ExecutorRun (SELECT) or ExecutorFinish (anything that may fire
+ * triggers) or ProcessUtility: one clock read.  The transaction ends in the
+ * commit, abort or prepare callback: one more clock read.  Time between
+ * spans is idle: the server waiting on the client.
+ *
+ * A transaction block that fails keeps its connection until the client's
+ * ROLLBACK, which fires no callback: the abort callback only marks it
+ * failed, and the ROLLBACK (seen by ProcessUtility) ends it.  A session that
+ * exits inside a transaction ends it in a before_shmem_exit callback, which
+ * runs before the core's own abort.
+ *
+ * The backend publishes its transaction in its shared slot (under the slot
+ * spinlock) for the activity view and the watchdog.  Parallel workers and
+ * every process that is not a client backend are not tracked.
+ *
+ * IDENTIFICATION
+ *		src/hooks.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "tcop/pquery.h"
+#include "tcop/utility.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "hooks.h"
+#include "postgres_extension.h"
+#include "store.h"
+#include "tag.h"
+
+/* The transaction this backend is in, as far as it is tracked. */
+typedef struct LocalXact
+{
+	bool		open;			/* a tracked transaction is in progress */
+	bool		aborted;		/* failed block, waiting for ROLLBACK */
+	bool		explicit_block; /* started by BEGIN or a chained COMMIT */
+	bool		end_requested;	/* COMMIT, ROLLBACK or PREPARE seen */
+	bool		span_open;		/* a statement is running */
+	bool		readonly;		/* no xid, noted when it failed */
+	TimestampTz start;
+	TimestampTz span_start;
+	TimestampTz last_mark;		/* end of the last span, or the start */
+	int64		active_us;
+	int64		max_idle_us;
+	int64		statements;
+	uint64		queryid;
+	Oid			userid;
+	char		appname[NAMEDATALEN];
+	char		tag[PGXT_TAG_LEN];
+} LocalXact;
+
+/* Saved hook values */
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* Backend-local state */
+static int	nesting_level = 0;
+static bool backend_checked = false;
+static bool backend_tracked = false;
+static PgxtSlot *my_slot = NULL;
+static LocalXact xact;
+static bool next_xact_explicit = false;
+static bool tag_guc_changed = true;
+static bool slot_names_dirty = true;
+static Oid	slot_role_userid = InvalidOid;
+static PgxtEntryCache entry_cache;
+
+static bool backend_attach(void);
+static void backend_exit(int code, Datum arg);
+
+/*
+ * True if this backend's transactions are tracked.  Decided once per
+ * backend, at the first hook call.
+ */
+static inline bool
+tracking_backend(void)
+{
+	if (likely(backend_checked))
+		return backend_tracked;
+	return backend_attach();
+}
+
+/*
+ * A top-level statement runs in the portal the client asked for; executor
+ * calls with no active portal come from planning or from commit-time work
+ * (deferred triggers) and belong to no statement of their own.
+ */
+static inline bool
+top_level_executor(void)
+{
+	return nesting_level == 0 && ActivePortal != NULL;
+}
+
+/*
+ * Decide whether this backend is tracked and, if so, claim its slot and
+ * arrange for the slot to be released at exit.  Runs inside a transaction
+ * (the first hook call), so catalog lookups are allowed.
+ */
+static bool
+backend_attach(void)
+{
+	char	   *dbname;
+
+	backend_checked = true;
+	backend_tracked = false;
+
+	if (!pgxt_store_ready() || IsParallelWorker())
+		return false;
+	if (MyBackendType != B_BACKEND && !pgxt_is_standalone_backend())
+		return false;
+	my_slot = pgxt_store_slot(pgxt_my_slot_index());
+	if (my_slot == NULL)
+		return false;
+
+	dbname = get_database_name(MyDatabaseId);
+
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->pid = MyProcPid;
+	my_slot->state = PGXT_STATE_NONE;
+	my_slot->dbid = MyDatabaseId;
+	my_slot->userid = InvalidOid;
+	my_slot->xact_start = 0;
+	my_slot->state_since = 0;
+	my_slot->active_us = 0;
+	my_slot->statements = 0;
+	my_slot->queryid = 0;
+	my_slot->appname[0] = '\0';
+	my_slot->tag[0] = '\0';
+	my_slot->rolename[0] = '\0';
+	strlcpy(my_slot->dbname, dbname ? dbname : "", NAMEDATALEN);
+	my_slot->timeout_kind = PGXT_TIMEOUT_NONE;
+	my_slot->timeout_rule[0] = '\0';
+	my_slot->logged_xact_start = 0;
+	SpinLockRelease(&my_slot->mutex);
+
+	if (dbname)
+		pfree(dbname);
+
+	memset(&xact, 0, sizeof(xact));
+	memset(&entry_cache, 0, sizeof(entry_cache));
+	before_shmem_exit(backend_exit, (Datum) 0);
+	backend_tracked = true;
+	return true;
+}
+
+/*
+ * Copy this backend's view of its transaction into its slot.  Names are
+ * copied only when they changed.  Takes the slot spinlock.
+ */
+static void
+slot_publish(PgxtSlotState state, TimestampTz since)
+{
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->state = state;
+	my_slot->state_since = since;
+	my_slot->active_us = xact.active_us;
+	my_slot->statements = xact.statements;
+	if (state == PGXT_STATE_NONE)
+	{
+		my_slot->xact_start = 0;
+		my_slot->queryid = 0;
+		my_slot->logged_xact_start = 0;
+	}
+	else
+	{
+		my_slot->xact_start = xact.start;
+		my_slot->queryid = xact.queryid;
+	}
+	if (slot_names_dirty)
+	{
+		my_slot->userid = xact.userid;
+		memcpy(my_slot->appname, xact.appname, NAMEDATALEN);
+		memcpy(my_slot->tag, xact.tag, PGXT_TAG_LEN);
+		slot_names_dirty = false;
+	}
+	SpinLockRelease(&my_slot->mutex);
+}
+
+/*
+ * Make tag the transaction's tag.
+ */
+static void
+set_xact_tag(const char *tag)
+{
+	if (strcmp(xact.tag, tag) != 0)
+	{
+		strlcpy(xact.tag, tag, PGXT_TAG_LEN);
+		slot_names_dirty = true;
+	}
+}
+
+/*
+ * Take the tag setting if it changed since last looked at and is not
+ * empty.
+ */
+static inline void
+note_tag_setting(void)
+{
+	if (unlikely(tag_guc_changed))
+	{
+		tag_guc_changed = false;
+		if (pgxt_tag != NULL && pgxt_tag[0] != '\0')
+			set_xact_tag(pgxt_tag);
+	}
+}
+
+/*
+ * Note the session's application_name as it is now.
+ */
+static void
+note_application_name(void)
+{
+	const char *appname = application_name ? application_name : "";
+
+	if (strcmp(xact.appname, appname) != 0)
+	{
+		strlcpy(xact.appname, appname, NAMEDATALEN);
+		slot_names_dirty = true;
+	}
+}
+
+/*
+ * Note the session's application_name and role, as they are now.  The
+ * role's name is looked up only when the role changes, and only inside a
+ * valid transaction.
+ */
+static void
+note_session_names(void)
+{
+	Oid			userid = GetUserId();
+
+	note_application_name();
+	if (userid != xact.userid)
+	{
+		xact.userid = userid;
+		slot_names_dirty = true;
+	}
+	if (userid != slot_role_userid && IsTransactionState())
+	{
+		char	   *rolename = GetUserNameFromId(userid, true);
+
+		SpinLockAcquire(&my_slot->mutex);
+		strlcpy(my_slot->rolename, rolename ? rolename : "", NAMEDATALEN);
+		SpinLockRelease(&my_slot->mutex);
+		if (rolename)
+			pfree(rolename);
+		slot_role_userid = userid;
+	}
+}
+
+/*
+ * Begin tracking the current transaction, which started at start.  Does
+ * nothing when tracking is off.
+ */
+static void
+xact_open(TimestampTz start)
+{
+	if (pgxt_track == PGXT_TRACK_NONE)
+		return;
+
+	xact.open = true;
+	xact.aborted = false;
+	xact.explicit_block = next_xact_explicit;
+	xact.end_requested = false;
+	xact.span_open = false;
+	xact.readonly = false;
+	xact.start = start;
+	xact.span_start = start;
+	xact.last_mark = start;
+	xact.active_us = 0;
+	xact.max_idle_us = 0;
+	xact.statements = 0;
+	xact.queryid = 0;
+	next_xact_explicit = false;
+
+	tag_guc_changed = false;
+	xact.tag[0] = '\0';
+	if (pgxt_tag != NULL && pgxt_tag[0] != '\0')
+		strlcpy(xact.tag, pgxt_tag, PGXT_TAG_LEN);
+	slot_names_dirty = true;
+	note_session_names();
+	slot_publish(PGXT_STATE_IDLE, start);
+}
+
+/*
+ * Start an active span at the arrival of the current message, unless one
+ * is running.  The time since the last span is an idle gap.
+ */
+static void
+span_begin(void)
+{
+	TimestampTz arrival;
+	int64		gap;
+
+	if (xact.span_open)
+		return;
+	arrival = Max(GetCurrentStatementStartTimestamp(), xact.last_mark);
+	gap = arrival - xact.last_mark;
+	if (gap > xact.max_idle_us)
+		xact.max_idle_us = gap;
+	xact.span_start = arrival;
+	xact.span_open = true;
+}
+
+/*
+ * End the running span at now.
+ */
+static void
+span_end(TimestampTz now)
+{
+	if (!xact.span_open)
+		return;
+	if (now > xact.span_start)
+		xact.active_us += now - xact.span_start;
+	xact.span_open = false;
+	xact.last_mark = Max(now, xact.span_start);
+}
+
+/*
+ * Fold the tracked transaction into the store and forget it.  end is its
+ * end; the time since the last span counts as active when tail_active
+ * (commit or abort work done for the client), else as an idle gap.
+ */
+static void
+xact_finish(bool committed, TimestampTz end, bool tail_active, bool timed_out)
+{
+	PgxtXactSample sample;
+	PgxtKey		key;
+
+	if (xact.span_open)
+		span_end(end);
+	else if (end > xact.last_mark)
+	{
+		if (tail_active)
+			xact.active_us += end - xact.last_mark;
+		else if (end - xact.last_mark > xact.max_idle_us)
+			xact.max_idle_us = end - xact.last_mark;
+	}
+
+	sample.end = end;
+	sample.hold_us = Max(end - xact.start, 0);
+	sample.active_us = Min(xact.active_us, sample.hold_us);
+	sample.max_idle_us = Min(xact.max_idle_us, sample.hold_us - sample.active_us);
+	sample.statements = xact.statements;
+	sample.committed = committed;
+	sample.explicit_block = xact.explicit_block;
+	sample.readonly = xact.aborted ? xact.readonly :
+		!TransactionIdIsValid(GetTopTransactionIdIfAny());
+	sample.timed_out = timed_out;
+
+	/* the key is as of the last statement: a failed block's is kept */
+	if (!xact.aborted)
+		note_application_name();
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.userid = xact.userid;
+	strlcpy(key.appname, xact.appname, NAMEDATALEN);
+	strlcpy(key.tag, xact.tag, PGXT_TAG_LEN);
+
+	pgxt_store_record(&key, &sample, &entry_cache);
+
+	xact.open = false;
+	xact.aborted = false;
+	xact.statements = 0;
+	xact.active_us = 0;
+	slot_publish(PGXT_STATE_NONE, end);
+}
+
+/*
+ * A top-level statement begins: open the transaction if needed, start the
+ * span, take tags.  counted: the statement counts toward "statements"
+ * (false for a portal's later executor calls).
+ */
+static void
+statement_begin(bool counted, uint64 queryid, const char *text,
+				int location, int length)
+{
+	if (!xact.open)
+	{
+		xact_open(GetCurrentTransactionStartTimestamp());
+		if (!xact.open)
+			return;
+	}
+	else if (unlikely(xact.aborted))
+	{
+		/*
+		 * Only transaction control reaches the hooks in a failed block; if
+		 * anything else does, the failed transaction has ended already.
+		 */
+		if (IsAbortedTransactionBlockState())
+			return;
+		xact_finish(false, xact.last_mark, true, false);
+		xact_open(GetCurrentTransactionStartTimestamp());
+		if (!xact.open)
+			return;
+	}
+
+	if (!xact.span_open)
+	{
+		span_begin();
+		note_tag_setting();
+		if (counted)
+		{
+			char		comment_tag[PGXT_TAG_LEN];
+
+			xact.statements++;
+			xact.queryid = queryid;
+			if (pgxt_tag_comment_key[0] != '\0' &&
+				pgxt_comment_tag(text, location, length, pgxt_tag_comment_key,
+								 comment_tag, sizeof(comment_tag)))
+				set_xact_tag(comment_tag);
+			note_session_names();
+		}
+		slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
+	}
+	else if (counted)
+	{
+		xact.statements++;
+		xact.queryid = queryid;
+	}
+}
+
+/*
+ * A top-level statement's work is done: close its span at now.
+ */
+static void
+statement_end(TimestampTz now)
+{
+	if (!xact.open || !xact.span_open)
+		return;
+	span_end(now);
+	note_tag_setting();
+	slot_publish(PGXT_STATE_IDLE, xact.last_mark);
+}
+
+/*
+ * A top-level statement failed: its span ends at the error.
+ */
+static void
+statement_error(void)
+{
+	if (xact.open && xact.span_open)
+		span_end(GetCurrentTimestamp());
+}
+
+/*
+ * ExecutorStart hook: a top-level query begins.
+ */
+static void
+pgxt_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (top_level_executor() && tracking_backend())
+	{
+		PlannedStmt *stmt = queryDesc->plannedstmt;
+
+		statement_begin(true, stmt->queryId, queryDesc->sourceText,
+						stmt->stmt_location, stmt->stmt_len);
+		PG_TRY();
+		{
+			if (prev_ExecutorStart)
+				prev_ExecutorStart(queryDesc, eflags);
+			else
+				standard_ExecutorStart(queryDesc, eflags);
+		}
+		PG_CATCH();
+		{
+			statement_error();
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	else if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/*
+ * True when a query's work ends with ExecutorRun: a plain SELECT.  Other
+ * queries may fire AFTER triggers in ExecutorFinish.
+ */
+static inline bool
+ends_with_run(QueryDesc *queryDesc)
+{
+	return queryDesc->operation == CMD_SELECT &&
+		!queryDesc->plannedstmt->hasModifyingCTE;
+}
+
+/*
+ * ExecutorRun hook: runs a query's plan; nested queries run inside it.
+ */
+static void
+pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
+{
+	bool		top;
+
+	if (!tracking_backend())
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
+		else
+			standard_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
+		return;
+	}
+
+	top = top_level_executor();
+	if (top)
+		statement_begin(false, 0, NULL, 0, 0);
+
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
+		else
+			standard_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
+	}
+	PG_CATCH();
+	{
+		nesting_level--;
+		if (top)
+			statement_error();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	nesting_level--;
+
+	if (top && ends_with_run(queryDesc))
+		statement_end(GetCurrentTimestamp());
+}
+
+/*
+ * ExecutorFinish hook: AFTER triggers fire here, inside the statement.
+ */
+static void
+pgxt_ExecutorFinish(QueryDesc *queryDesc)
+{
+	bool		top;
+
+	if (!tracking_backend())
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+		return;
+	}
+
+	top = top_level_executor() && !ends_with_run(queryDesc);
+	if (top)
+		statement_begin(false, 0, NULL, 0, 0);
+
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_CATCH();
+	{
+		nesting_level--;
+		if (top)
+			statement_error();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	nesting_level--;
+
+	if (top)
+		statement_end(GetCurrentTimestamp());
+}
+
+/*
+ * Run the utility statement through the previous hook or the standard
+ * function, one nesting level down.
+ */
+static void
+run_utility(PGXT_PROCESSUTILITY_PARAMS)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(PGXT_PROCESSUTILITY_ARGS);
+		else
+			standard_ProcessUtility(PGXT_PROCESSUTILITY_ARGS);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Transaction control at top level: BEGIN marks the transaction explicit;
+ * COMMIT, ROLLBACK and PREPARE TRANSACTION start the span that the end of
+ * transaction callback closes, or end a failed block themselves; savepoint
+ * commands are timed like statements but not counted.
+ */
+static void
+transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
+{
+	switch (stmt->kind)
+	{
+		case TRANS_STMT_BEGIN:
+		case TRANS_STMT_START:
+			run_utility(PGXT_PROCESSUTILITY_ARGS);
+			if (!xact.open)
+				xact_open(GetCurrentTransactionStartTimestamp());
+			if (xact.open)
+				xact.explicit_block = true;
+			break;
+
+		case TRANS_STMT_COMMIT:
+		case TRANS_STMT_ROLLBACK:
+		case TRANS_STMT_PREPARE:
+			if (xact.open)
+			{
+				span_begin();
+				xact.end_requested = true;
+				if (stmt->chain)
+					next_xact_explicit = true;
+				if (!xact.aborted)
+					slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
+			}
+			PG_TRY();
+			{
+				run_utility(PGXT_PROCESSUTILITY_ARGS);
+			}
+			PG_CATCH();
+			{
+				if (xact.open)
+					xact.end_requested = false;
+				statement_error();
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+			/* a failed block ends here, with no callback */
+			if (xact.open && xact.aborted)
+				xact_finish(false, GetCurrentTimestamp(), true, false);
+			break;
+
+		case TRANS_STMT_SAVEPOINT:
+		case TRANS_STMT_RELEASE:
+		case TRANS_STMT_ROLLBACK_TO:
+			if (xact.open && !xact.aborted)
+			{
+				statement_begin(false, 0, NULL, 0, 0);
+				PG_TRY();
+				{
+					run_utility(PGXT_PROCESSUTILITY_ARGS);
+				}
+				PG_CATCH();
+				{
+					statement_error();
+					PG_RE_THROW();
+				}
+				PG_END_TRY();
+				statement_end(GetCurrentTimestamp());
+			}
+			else
+				run_utility(PGXT_PROCESSUTILITY_ARGS);
+			break;
+
+		default:
+			/* COMMIT PREPARED, ROLLBACK PREPARED: not a session's xact */
+			run_utility(PGXT_PROCESSUTILITY_ARGS);
+			break;
+	}
+}
+
+/*
+ * ProcessUtility hook: a top-level utility statement is a statement like
+ * any other, except transaction control.
+ */
+static void
+pgxt_ProcessUtility(PGXT_PROCESSUTILITY_PARAMS)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (nesting_level != 0 || !tracking_backend())
+	{
+		run_utility(PGXT_PROCESSUTILITY_ARGS);
+		return;
+	}
+
+	if (IsA(parsetree, TransactionStmt))
+	{
+		transaction_statement((TransactionStmt *) parsetree,
+							  PGXT_PROCESSUTILITY_ARGS);
+		return;
+	}
+
+	statement_begin(true, pstmt->queryId, queryString,
+					pstmt->stmt_location, pstmt->stmt_len);
+	PG_TRY();
+	{
+		run_utility(PGXT_PROCESSUTILITY_ARGS);
+	}
+	PG_CATCH();
+	{
+		statement_error();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	statement_end(GetCurrentTimestamp());
+}
+
+/*
+ * Inside a statement (a procedure's COMMIT, VACUUM's own transactions) a
+ * new transaction starts as soon as one ends: track it from now on.
+ */
+static void
+reopen_if_inside_statement(bool was_in_span, TimestampTz now)
+{
+	if (!was_in_span || nesting_level == 0)
+		return;
+	xact_open(now);
+	if (xact.open)
+	{
+		xact.span_start = now;
+		xact.span_open = true;
+		slot_publish(PGXT_STATE_ACTIVE, now);
+	}
+}
+
+/*
+ * End-of-transaction callback: fold committed, prepared and aborted
+ * transactions; a failed block is only marked, its ROLLBACK ends it.
+ */
+static void
+pgxt_xact_callback(XactEvent event, void *arg)
+{
+	bool		in_span;
+	TimestampTz now;
+
+	if (!xact.open)
+		return;
+
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+			in_span = xact.span_open;
+			/* a read-only commit right after a statement costs nothing */
+			if (!in_span && !TransactionIdIsValid(GetTopTransactionIdIfAny()))
+				now = xact.last_mark;
+			else
+				now = GetCurrentTimestamp();
+			xact_finish(true, now, true, false);
+			reopen_if_inside_statement(in_span, now);
+			break;
+
+		case XACT_EVENT_ABORT:
+			in_span = xact.span_open;
+			now = GetCurrentTimestamp();
+			if (xact.explicit_block && !xact.end_requested && !xact.aborted &&
+				nesting_level == 0)
+			{
+				/* a failed block: held until the client's ROLLBACK */
+				span_end(now);
+				xact.aborted = true;
+				xact.readonly = !TransactionIdIsValid(GetTopTransactionIdIfAny());
+				xact.last_mark = now;
+				slot_publish(PGXT_STATE_ABORTED, now);
+			}
+			else
+			{
+				xact_finish(false, now, true, false);
+				reopen_if_inside_statement(in_span, now);
+			}
+			break;
+
+		default:
+			break;
+	}
+}
+
+/*
+ * before_shmem_exit callback: a session leaving inside a transaction
+ * (client gone, terminated, FATAL) ends it as a rollback, its tail idle
+ * unless a statement was running; then the slot is released.
+ */
+static void
+backend_exit(int code, Datum arg)
+{
+	bool		timed_out;
+
+	if (my_slot == NULL)
+		return;
+
+	SpinLockAcquire(&my_slot->mutex);
+	timed_out = my_slot->timeout_kind != PGXT_TIMEOUT_NONE;
+	SpinLockRelease(&my_slot->mutex);
+
+	if (xact.open)
+		xact_finish(false, GetCurrentTimestamp(), false, timed_out);
+
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->pid = 0;
+	my_slot->state = PGXT_STATE_NONE;
+	my_slot->timeout_kind = PGXT_TIMEOUT_NONE;
+	SpinLockRelease(&my_slot->mutex);
+	my_slot = NULL;
+	backend_tracked = false;
+}
+
+/*
+ * Assign hook of postgres_extension.tag: the next statement takes it.
+ */
+void
+pgxt_tag_assign_hook(const char *newval, void *extra)
+{
+	tag_guc_changed = true;
+}
+
+/*
+ * Install the hooks and the transaction callback, keeping the previous
+ * hooks to chain to.  Called once from _PG_init.
+ */
+void
+pgxt_hooks_install(void)
+{
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = pgxt_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = pgxt_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = pgxt_ExecutorFinish;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = pgxt_ProcessUtility;
+	RegisterXactCallback(pgxt_xact_callback, NULL);
+}

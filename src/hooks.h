@@ -1,0 +1,18 @@
+/*-------------------------------------------------------------------------
+ *
+ * hooks.h
+ *		The hot path of postgres_extension: executor and utility hooks and
+ *		the transaction callback of each client backend.
+ *
+ * IDENTIFICATION
+ *		src/hooks.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGXT_HOOKS_H
+#define PGXT_HOOKS_H
+
+extern void pgxt_hooks_install(void);
+extern void pgxt_tag_assign_hook(const char *newval, void *extra);
+
+#endif							/* PGXT_HOOKS_H */

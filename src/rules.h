@@ -1,0 +1,62 @@
+/*-------------------------------------------------------------------------
+ *
+ * rules.h
+ *		Parsed form of postgres_extension.timeout_rules and the functions
+ *		that parse it and pick the limits that apply to a session.
+ *
+ * The functions are plain C (no palloc, no ereport), so they can be called
+ * from a GUC check hook and tested outside the server.
+ *
+ * IDENTIFICATION
+ *		src/rules.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RULES_H
+#define RULES_H
+
+#define PGXT_RULE_TEXT_MAX 128
+#define PGXT_RULE_GLOB_MAX 64	/* globs longer than 63 bytes: error */
+
+typedef struct PgxtRule
+{
+	char		app[PGXT_RULE_GLOB_MAX];	/* "" = not given */
+	char		tag[PGXT_RULE_GLOB_MAX];
+	char		role[PGXT_RULE_GLOB_MAX];
+	char		db[PGXT_RULE_GLOB_MAX];
+	bool		has_app,
+				has_tag,
+				has_role,
+				has_db;
+	int			idle_ms;		/* -1 = not named by this rule, 0 = off, > 0 =
+								 * limit */
+	int			xact_ms;		/* likewise */
+	char		text[PGXT_RULE_TEXT_MAX];
+} PgxtRule;
+
+typedef struct PgxtRuleSet
+{
+	int			nrules;
+	PgxtRule	rules[FLEXIBLE_ARRAY_MEMBER];
+} PgxtRuleSet;
+
+typedef struct PgxtLimits
+{
+	int			idle_ms;		/* 0 = off */
+	int			xact_ms;
+	int			idle_rule;		/* index of deciding rule, -1 = default */
+	int			xact_rule;
+} PgxtLimits;
+
+/*
+ * Parse src. On success returns a malloc'd set (caller frees with free())
+ * and leaves an empty string in errbuf. On failure returns NULL and writes
+ * a message into errbuf (errbuflen bytes). Pure C: no palloc, no ereport.
+ */
+extern PgxtRuleSet *pgxt_rules_parse(const char *src, char *errbuf, size_t errbuflen);
+extern bool pgxt_glob_match(const char *pattern, const char *s);
+extern void pgxt_rules_match(const PgxtRuleSet *set, const char *app, const char *tag,
+							 const char *role, const char *db,
+							 int default_idle_ms, int default_xact_ms, PgxtLimits *out);
+
+#endif							/* RULES_H */

@@ -1,0 +1,518 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.c
+ *		Shared memory of postgres_extension: sizing and creation, the
+ *		per-backend slots, the statistics hash with its eviction, and the
+ *		hold-time histograms.
+ *
+ * The hot path calls pgxt_store_record once per transaction.  It finds the
+ * key's entry under the shared lock (or reuses the backend's cached entry
+ * while no eviction or reset happened since) and folds the transaction in
+ * under the entry's spinlock.  Only a new key takes the lock exclusively.
+ * Nothing here allocates backend memory or raises an error on that path:
+ * it runs inside commit and abort callbacks, where an error is fatal.
+ *
+ * Lock rules are in store.h.
+ *
+ * IDENTIFICATION
+ *		src/store.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "port/pg_bitutils.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/float.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "postgres_extension.h"
+#include "store.h"
+
+/* Usage given to a new entry, and the decay applied at each eviction. */
+#define USAGE_INIT				1.0
+#define USAGE_DECREASE_FACTOR	0.99
+/* Share of entries evicted at once, and the least number evicted. */
+#define EVICT_PERCENT			5
+#define EVICT_MIN				10
+
+/* An entry of the statistics hash. */
+typedef struct PgxtEntry
+{
+	PgxtKey		key;			/* hash key, must be first */
+	slock_t		mutex;			/* protects counters */
+	PgxtCounters counters;
+} PgxtEntry;
+
+/* The fixed part of the shared state. */
+typedef struct PgxtShared
+{
+	LWLock	   *lock;			/* protects the hash and generation */
+	uint64		generation;		/* bumped by every eviction and reset */
+	slock_t		mutex;			/* protects the fields below */
+	int64		dealloc;		/* entries evicted since the last reset */
+	TimestampTz stats_reset;
+} PgxtShared;
+
+static PgxtShared *pgxt_shared = NULL;
+static HTAB *pgxt_hash = NULL;
+static PgxtSlot *pgxt_slots = NULL;
+static int	pgxt_nslots = 0;
+
+/* Scratch array for eviction, in shared memory so eviction needs no palloc. */
+static PgxtEntry **pgxt_evict_scratch = NULL;
+
+static Size slots_size(int nslots);
+
+/*
+ * Bytes needed for nslots backend slots.
+ */
+static Size
+slots_size(int nslots)
+{
+	return mul_size(sizeof(PgxtSlot), nslots);
+}
+
+/*
+ * Total shared memory this module needs.
+ */
+static Size
+store_size(void)
+{
+	Size		size;
+
+	size = MAXALIGN(sizeof(PgxtShared));
+	size = add_size(size, MAXALIGN(slots_size(pgxt_max_backends())));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(PgxtEntry *), pgxt_max_entries)));
+	size = add_size(size, hash_estimate_size(pgxt_max_entries, sizeof(PgxtEntry)));
+	return size;
+}
+
+/*
+ * Ask for the shared memory and the LWLock this module needs.  Called from
+ * the shmem_request_hook (15+) or from _PG_init (13, 14).
+ */
+void
+pgxt_store_request(void)
+{
+	RequestAddinShmemSpace(store_size());
+	RequestNamedLWLockTranche(PGXT_NAME, 1);
+}
+
+/*
+ * Create or attach to the shared state.  Called from the
+ * shmem_startup_hook in the postmaster (and in every backend on
+ * EXEC_BACKEND builds), holding AddinShmemInitLock.
+ */
+void
+pgxt_store_startup(void)
+{
+	bool		found;
+	bool		slots_found;
+	bool		scratch_found;
+	HASHCTL		info;
+	int			i;
+
+	pgxt_shared = NULL;
+	pgxt_hash = NULL;
+	pgxt_slots = NULL;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+
+	pgxt_nslots = pgxt_max_backends();
+	pgxt_shared = ShmemInitStruct("postgres_extension shared state",
+								  sizeof(PgxtShared), &found);
+	pgxt_slots = ShmemInitStruct("postgres_extension backend slots",
+								 slots_size(pgxt_nslots), &slots_found);
+	pgxt_evict_scratch = ShmemInitStruct("postgres_extension eviction scratch",
+										 mul_size(sizeof(PgxtEntry *), pgxt_max_entries),
+										 &scratch_found);
+	if (!found)
+	{
+		pgxt_shared->lock = &(GetNamedLWLockTranche(PGXT_NAME))->lock;
+		pgxt_shared->generation = 0;
+		SpinLockInit(&pgxt_shared->mutex);
+		pgxt_shared->dealloc = 0;
+		pgxt_shared->stats_reset = GetCurrentTimestamp();
+	}
+	if (!slots_found)
+	{
+		memset(pgxt_slots, 0, slots_size(pgxt_nslots));
+		for (i = 0; i < pgxt_nslots; i++)
+			SpinLockInit(&pgxt_slots[i].mutex);
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PgxtKey);
+	info.entrysize = sizeof(PgxtEntry);
+	pgxt_hash = ShmemInitHash("postgres_extension hash",
+							  pgxt_max_entries, pgxt_max_entries,
+							  &info, HASH_ELEM | HASH_BLOBS);
+
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * True when the shared state exists, that is when the library was loaded
+ * through shared_preload_libraries.
+ */
+bool
+pgxt_store_ready(void)
+{
+	return pgxt_shared != NULL && pgxt_hash != NULL;
+}
+
+/*
+ * Number of backend slots.
+ */
+int
+pgxt_store_nslots(void)
+{
+	return pgxt_nslots;
+}
+
+/*
+ * The backend slot at index, or NULL when out of range.
+ */
+PgxtSlot *
+pgxt_store_slot(int index)
+{
+	if (pgxt_slots == NULL || index < 0 || index >= pgxt_nslots)
+		return NULL;
+	return &pgxt_slots[index];
+}
+
+/*
+ * qsort comparator: ascending usage.
+ */
+static int
+entry_usage_cmp(const void *lhs, const void *rhs)
+{
+	double		l = (*(PgxtEntry *const *) lhs)->counters.usage;
+	double		r = (*(PgxtEntry *const *) rhs)->counters.usage;
+
+	if (l < r)
+		return -1;
+	if (l > r)
+		return 1;
+	return 0;
+}
+
+/*
+ * Make room: decay every entry's usage and remove the least used
+ * EVICT_PERCENT of them.  Caller holds pgxt_shared->lock exclusively.
+ */
+static void
+entry_dealloc(void)
+{
+	HASH_SEQ_STATUS hash_seq;
+	PgxtEntry  *entry;
+	int			nentries = 0;
+	int			nvictims;
+	int			i;
+
+	hash_seq_init(&hash_seq, pgxt_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		if (nentries < pgxt_max_entries)
+			pgxt_evict_scratch[nentries++] = entry;
+		entry->counters.usage *= USAGE_DECREASE_FACTOR;
+	}
+	if (nentries == 0)
+		return;
+
+	qsort(pgxt_evict_scratch, nentries, sizeof(PgxtEntry *), entry_usage_cmp);
+
+	nvictims = Max(EVICT_MIN, nentries * EVICT_PERCENT / 100);
+	nvictims = Min(nvictims, nentries);
+	for (i = 0; i < nvictims; i++)
+		hash_search(pgxt_hash, &pgxt_evict_scratch[i]->key, HASH_REMOVE, NULL);
+
+	pgxt_shared->generation++;
+
+	SpinLockAcquire(&pgxt_shared->mutex);
+	pgxt_shared->dealloc += nvictims;
+	SpinLockRelease(&pgxt_shared->mutex);
+}
+
+/*
+ * Find or create the entry of key.  Caller holds pgxt_shared->lock
+ * exclusively.  Returns NULL only if the hash cannot take the entry even
+ * after eviction.
+ */
+static PgxtEntry *
+entry_alloc(const PgxtKey *key, TimestampTz now)
+{
+	PgxtEntry  *entry;
+	bool		found;
+
+	entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry;
+
+	while (hash_get_num_entries(pgxt_hash) >= pgxt_max_entries)
+		entry_dealloc();
+
+	entry = hash_search(pgxt_hash, key, HASH_ENTER_NULL, &found);
+	if (entry != NULL && !found)
+	{
+		SpinLockInit(&entry->mutex);
+		memset(&entry->counters, 0, sizeof(PgxtCounters));
+		entry->counters.usage = USAGE_INIT;
+		entry->counters.stats_since = now;
+	}
+	return entry;
+}
+
+/*
+ * Histogram bucket of a duration in microseconds.
+ */
+int
+pgxt_hist_bucket(int64 us)
+{
+	int			msb;
+
+	if (us < PGXT_HIST_SUB)
+		return us < 0 ? 0 : (int) us;
+	msb = pg_leftmost_one_pos64((uint64) us);
+	if (msb > PGXT_HIST_MAX_MSB)
+		return PGXT_HIST_BUCKETS - 1;
+	return (msb - PGXT_HIST_SUB_BITS + 1) * PGXT_HIST_SUB +
+		(int) ((us >> (msb - PGXT_HIST_SUB_BITS)) & (PGXT_HIST_SUB - 1));
+}
+
+/*
+ * Lower (inclusive) and upper (exclusive) bound of a bucket, in
+ * microseconds.
+ */
+void
+pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us)
+{
+	int			msb;
+	int			sub;
+	double		width;
+
+	if (bucket < PGXT_HIST_SUB)
+	{
+		*lower_us = bucket;
+		*upper_us = bucket + 1;
+		return;
+	}
+	msb = bucket / PGXT_HIST_SUB + PGXT_HIST_SUB_BITS - 1;
+	sub = bucket % PGXT_HIST_SUB;
+	width = ldexp(1.0, msb - PGXT_HIST_SUB_BITS);
+	*lower_us = (PGXT_HIST_SUB + sub) * width;
+	*upper_us = *lower_us + width;
+}
+
+/*
+ * The hold time, in microseconds, below which the given fraction of the
+ * transactions fall, interpolated inside its bucket and clamped to the
+ * observed minimum and maximum.  Returns NaN when there is no data.
+ */
+double
+pgxt_hist_percentile(const PgxtCounters *counters, double fraction)
+{
+	double		rank;
+	double		seen = 0;
+	int			i;
+
+	if (counters->xacts <= 0)
+		return get_float8_nan();
+
+	rank = fraction * counters->xacts;
+	for (i = 0; i < PGXT_HIST_BUCKETS; i++)
+	{
+		double		count = (double) counters->hist[i];
+
+		if (count > 0 && seen + count >= rank)
+		{
+			double		lower;
+			double		upper;
+			double		value;
+
+			pgxt_hist_bounds(i, &lower, &upper);
+			value = lower + (upper - lower) * (rank - seen) / count;
+			value = Max(value, (double) counters->min_hold_us);
+			value = Min(value, (double) counters->max_hold_us);
+			return value;
+		}
+		seen += count;
+	}
+	return (double) counters->max_hold_us;
+}
+
+/*
+ * Fold one transaction into the counters.  Caller holds the entry's
+ * spinlock.
+ */
+static inline void
+counters_add(PgxtCounters *c, const PgxtXactSample *s)
+{
+	int64		idle_us = s->hold_us - s->active_us;
+	double		delta;
+
+	c->xacts++;
+	if (s->committed)
+		c->commits++;
+	else
+		c->rollbacks++;
+	if (c->xacts == 1 || s->hold_us < c->min_hold_us)
+		c->min_hold_us = s->hold_us;
+	if (s->hold_us > c->max_hold_us)
+		c->max_hold_us = s->hold_us;
+	c->total_hold_us += s->hold_us;
+	delta = s->hold_us - c->mean_hold_us;
+	c->mean_hold_us += delta / c->xacts;
+	c->sum_var_hold += delta * (s->hold_us - c->mean_hold_us);
+	c->total_active_us += s->active_us;
+	c->total_idle_us += idle_us;
+	if (s->max_idle_us > c->max_idle_us)
+		c->max_idle_us = s->max_idle_us;
+	c->statements += s->statements;
+	if (s->explicit_block)
+		c->explicit_xacts++;
+	if (s->readonly)
+		c->readonly_xacts++;
+	if (s->timed_out)
+		c->timeouts++;
+	c->usage += USAGE_INIT;
+	c->last_seen = s->end;
+	c->hist[pgxt_hist_bucket(s->hold_us)]++;
+}
+
+/*
+ * Record one finished transaction under key.  Takes pgxt_shared->lock
+ * shared (exclusive only when the key is new) and the entry's spinlock.
+ * Never allocates backend memory and never raises an error: it is called
+ * from commit and abort callbacks.  cache remembers the entry for the next
+ * call with the same key.
+ */
+void
+pgxt_store_record(const PgxtKey *key, const PgxtXactSample *sample,
+				  PgxtEntryCache *cache)
+{
+	PgxtEntry  *entry = NULL;
+
+	if (!pgxt_store_ready())
+		return;
+
+	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
+
+	if (cache->entry != NULL &&
+		cache->generation == pgxt_shared->generation &&
+		memcmp(&cache->key, key, sizeof(PgxtKey)) == 0)
+		entry = (PgxtEntry *) cache->entry;
+	else
+		entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
+
+	if (entry == NULL)
+	{
+		LWLockRelease(pgxt_shared->lock);
+		LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
+		entry = entry_alloc(key, sample->end);
+	}
+
+	if (entry != NULL)
+	{
+		SpinLockAcquire(&entry->mutex);
+		counters_add(&entry->counters, sample);
+		SpinLockRelease(&entry->mutex);
+
+		cache->key = *key;
+		cache->entry = entry;
+		cache->generation = pgxt_shared->generation;
+	}
+	else
+		cache->entry = NULL;
+
+	LWLockRelease(pgxt_shared->lock);
+}
+
+/*
+ * Call visitor with a copy of every entry, holding pgxt_shared->lock
+ * shared.  The copy is taken under the entry's spinlock; the visitor runs
+ * without it and may allocate or raise an error.
+ */
+void
+pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg)
+{
+	HASH_SEQ_STATUS hash_seq;
+	PgxtEntry  *entry;
+	PgxtCounters *copy = palloc(sizeof(PgxtCounters));
+
+	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
+	hash_seq_init(&hash_seq, pgxt_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		SpinLockAcquire(&entry->mutex);
+		memcpy(copy, &entry->counters, sizeof(PgxtCounters));
+		SpinLockRelease(&entry->mutex);
+		visitor(&entry->key, copy, arg);
+	}
+	LWLockRelease(pgxt_shared->lock);
+	pfree(copy);
+}
+
+/*
+ * Copy the counters of key; false if there is no such entry.  Takes
+ * pgxt_shared->lock shared and the entry's spinlock.
+ */
+bool
+pgxt_store_get(const PgxtKey *key, PgxtCounters *counters)
+{
+	PgxtEntry  *entry;
+
+	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
+	entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		SpinLockAcquire(&entry->mutex);
+		memcpy(counters, &entry->counters, sizeof(PgxtCounters));
+		SpinLockRelease(&entry->mutex);
+	}
+	LWLockRelease(pgxt_shared->lock);
+	return entry != NULL;
+}
+
+/*
+ * Discard every entry and restart the global counters.  Takes
+ * pgxt_shared->lock exclusively.
+ */
+void
+pgxt_store_reset(void)
+{
+	HASH_SEQ_STATUS hash_seq;
+	PgxtEntry  *entry;
+
+	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&hash_seq, pgxt_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+		hash_search(pgxt_hash, &entry->key, HASH_REMOVE, NULL);
+	pgxt_shared->generation++;
+
+	SpinLockAcquire(&pgxt_shared->mutex);
+	pgxt_shared->dealloc = 0;
+	pgxt_shared->stats_reset = GetCurrentTimestamp();
+	SpinLockRelease(&pgxt_shared->mutex);
+
+	LWLockRelease(pgxt_shared->lock);
+}
+
+/*
+ * The global counters.  Takes pgxt_shared->mutex.
+ */
+void
+pgxt_store_info(int64 *dealloc, TimestampTz *stats_reset)
+{
+	SpinLockAcquire(&pgxt_shared->mutex);
+	*dealloc = pgxt_shared->dealloc;
+	*stats_reset = pgxt_shared->stats_reset;
+	SpinLockRelease(&pgxt_shared->mutex);
+}

@@ -1,0 +1,172 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.h
+ *		Shared state of postgres_extension: the per-backend slots, the
+ *		statistics hash keyed by (dbid, userid, application_name, tag) and
+ *		the global counters.
+ *
+ * Locking rules:
+ * - The statistics hash and its entries' existence are protected by
+ *	 PgxtShared->lock.  Lookups take it shared; inserting, evicting and
+ *	 resetting take it exclusive.
+ * - An entry's counters are protected by its own spinlock: writers update
+ *	 them holding the shared lock plus the spinlock; readers copy them out
+ *	 under the spinlock.
+ * - A backend slot is written by its owning backend and by the watchdog,
+ *	 always under the slot's spinlock, and read by anyone under it.
+ * - dealloc and stats_reset are protected by PgxtShared->mutex.
+ *
+ * IDENTIFICATION
+ *		src/store.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGXT_STORE_H
+#define PGXT_STORE_H
+
+#include "datatype/timestamp.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+
+/* Tags are at most 63 bytes; the array holds the terminating NUL too. */
+#define PGXT_TAG_LEN			64
+#define PGXT_RULE_TEXT_LEN		128
+
+/*
+ * Hold-time histogram: log-linear buckets over microseconds, eight per
+ * power of two, so a bucket is at most 1/8 of its lower bound wide and a
+ * percentile read at a bucket's midpoint is within 6.25% of the truth.
+ * Values below 8 us have a bucket each; the last bucket, starting near
+ * 9.5 hours, takes everything longer.
+ */
+#define PGXT_HIST_SUB_BITS		3
+#define PGXT_HIST_SUB			(1 << PGXT_HIST_SUB_BITS)
+#define PGXT_HIST_MAX_MSB		35
+#define PGXT_HIST_BUCKETS		((PGXT_HIST_MAX_MSB - 1) * PGXT_HIST_SUB)
+
+/* What a backend slot says its session is doing. */
+typedef enum PgxtSlotState
+{
+	PGXT_STATE_NONE = 0,		/* not in a tracked transaction */
+	PGXT_STATE_ACTIVE,			/* running a statement */
+	PGXT_STATE_IDLE,			/* idle in transaction */
+	PGXT_STATE_ABORTED			/* idle in a failed transaction block */
+}			PgxtSlotState;
+
+/* Watchdog verdicts, stored in a slot and in timeout events. */
+typedef enum PgxtTimeoutKind
+{
+	PGXT_TIMEOUT_NONE = 0,
+	PGXT_TIMEOUT_IDLE,			/* idle in transaction past the idle limit */
+	PGXT_TIMEOUT_XACT			/* transaction open past the xact limit */
+}			PgxtTimeoutKind;
+
+/*
+ * One per backend, indexed by pgxt_my_slot_index().  The owning backend
+ * publishes its transaction here so that the activity view and the
+ * watchdog can see it; the watchdog writes its verdict back.
+ */
+typedef struct PgxtSlot
+{
+	slock_t		mutex;
+	int			pid;			/* 0 when unused */
+	uint8		state;			/* PgxtSlotState */
+	Oid			dbid;
+	Oid			userid;
+	TimestampTz xact_start;
+	TimestampTz state_since;	/* start of the current statement or gap */
+	int64		active_us;		/* active time of finished statements */
+	int64		statements;
+	uint64		queryid;
+	char		appname[NAMEDATALEN];
+	char		tag[PGXT_TAG_LEN];
+	char		rolename[NAMEDATALEN];
+	char		dbname[NAMEDATALEN];
+	/* watchdog verdict, for the message the backend sends when it dies */
+	uint8		timeout_kind;	/* PgxtTimeoutKind */
+	int			timeout_limit_ms;
+	int64		timeout_elapsed_us;
+	char		timeout_rule[PGXT_RULE_TEXT_LEN];
+	TimestampTz logged_xact_start;	/* log mode: xact already reported */
+} PgxtSlot;
+
+/* Hash key: memset it to zero before filling, the hash reads padding. */
+typedef struct PgxtKey
+{
+	Oid			dbid;
+	Oid			userid;
+	char		appname[NAMEDATALEN];
+	char		tag[PGXT_TAG_LEN];
+} PgxtKey;
+
+/* Cumulative counters of one key; times in microseconds. */
+typedef struct PgxtCounters
+{
+	int64		xacts;
+	int64		commits;
+	int64		rollbacks;
+	int64		total_hold_us;
+	int64		min_hold_us;
+	int64		max_hold_us;
+	double		mean_hold_us;	/* running mean, Welford */
+	double		sum_var_hold;	/* running sum of squared deviations */
+	int64		total_active_us;
+	int64		total_idle_us;
+	int64		max_idle_us;
+	int64		statements;
+	int64		explicit_xacts;
+	int64		readonly_xacts;
+	int64		timeouts;
+	double		usage;			/* eviction priority, decays */
+	TimestampTz stats_since;
+	TimestampTz last_seen;
+	uint64		hist[PGXT_HIST_BUCKETS];
+} PgxtCounters;
+
+/* One finished transaction, as the hot path hands it to the store. */
+typedef struct PgxtXactSample
+{
+	TimestampTz end;
+	int64		hold_us;
+	int64		active_us;
+	int64		max_idle_us;
+	int64		statements;
+	bool		committed;
+	bool		explicit_block;
+	bool		readonly;
+	bool		timed_out;
+} PgxtXactSample;
+
+/*
+ * A backend's memory of the entry it last updated, so that consecutive
+ * transactions of one key skip the hash lookup.  Valid while the store's
+ * generation (bumped by every eviction and reset) is unchanged.
+ */
+typedef struct PgxtEntryCache
+{
+	PgxtKey		key;
+	void	   *entry;
+	uint64		generation;
+} PgxtEntryCache;
+
+/* Called with a copy of each entry by pgxt_store_foreach. */
+typedef void (*PgxtEntryVisitor) (const PgxtKey *key,
+								  const PgxtCounters *counters, void *arg);
+
+extern void pgxt_store_request(void);
+extern void pgxt_store_startup(void);
+extern bool pgxt_store_ready(void);
+extern int	pgxt_store_nslots(void);
+extern PgxtSlot *pgxt_store_slot(int index);
+extern void pgxt_store_record(const PgxtKey *key, const PgxtXactSample *sample,
+							  PgxtEntryCache *cache);
+extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
+extern bool pgxt_store_get(const PgxtKey *key, PgxtCounters *counters);
+extern void pgxt_store_reset(void);
+extern void pgxt_store_info(int64 *dealloc, TimestampTz *stats_reset);
+
+extern int	pgxt_hist_bucket(int64 us);
+extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);
+extern double pgxt_hist_percentile(const PgxtCounters *counters, double fraction);
+
+#endif							/* PGXT_STORE_H */

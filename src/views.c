@@ -1,0 +1,369 @@
+/*-------------------------------------------------------------------------
+ *
+ * views.c
+ *		SQL-callable functions behind the pg_stat_transactions views, and
+ *		the reset function.
+ *
+ * Every function checks that the library was preloaded, copies what it
+ * needs out of shared memory under the store's locks (see store.h) and
+ * builds its rows.  Readers without pg_read_all_stats see other roles'
+ * application_name and tag as "<insufficient privilege>".
+ *
+ * The C symbols carry the API version of the SQL script that binds them;
+ * a later script version adds new symbols and the shared code checks the
+ * number of columns the caller expects.
+ *
+ * IDENTIFICATION
+ *		src/views.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "compat.h"
+#include "store.h"
+
+/* API versions of the SQL functions */
+typedef enum PgxtApiVersion
+{
+	PGXT_V1_0 = 0
+}			PgxtApiVersion;
+
+#define STAT_COLS_V1_0			24
+#define ACTIVITY_COLS_V1_0		12
+#define INFO_COLS_V1_0			2
+#define HISTOGRAM_COLS_V1_0		3
+
+#define INSUFFICIENT_PRIVILEGE	"<insufficient privilege>"
+
+PG_FUNCTION_INFO_V1(pg_stat_transactions_1_0);
+PG_FUNCTION_INFO_V1(pg_stat_transactions_activity_1_0);
+PG_FUNCTION_INFO_V1(pg_stat_transactions_info_1_0);
+PG_FUNCTION_INFO_V1(pg_stat_transactions_histogram_1_0);
+PG_FUNCTION_INFO_V1(pg_stat_transactions_reset_1_0);
+
+/* State of pg_stat_transactions while it visits the entries. */
+typedef struct StatScan
+{
+	Tuplestorestate *tupstore;
+	TupleDesc	tupdesc;
+	Oid			reader;
+	bool		read_all;
+} StatScan;
+
+/*
+ * Raise an error unless the library was preloaded.
+ */
+static void
+require_preloaded(void)
+{
+	if (!pgxt_store_ready())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("postgres_extension must be loaded via \"shared_preload_libraries\""),
+				 errhint("Add postgres_extension to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * Prepare a materialized set-returning call whose row type has natts
+ * columns; returns the tuplestore to fill and sets *tupdesc.
+ */
+static Tuplestorestate *
+begin_materialized_srf(FunctionCallInfo fcinfo, int natts, TupleDesc *tupdesc)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext oldcontext;
+	Tuplestorestate *tupstore;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialize mode required, but it is not allowed in this context")));
+	if (get_call_result_type(fcinfo, NULL, tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if ((*tupdesc)->natts != natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("incorrect number of output arguments"),
+				 errhint("Run ALTER EXTENSION postgres_extension UPDATE.")));
+
+	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	*tupdesc = CreateTupleDescCopy(*tupdesc);
+	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = *tupdesc;
+	MemoryContextSwitchTo(oldcontext);
+
+	return tupstore;
+}
+
+/*
+ * True if the current user may see details of role owner's activity.
+ */
+static bool
+reader_sees_all(void)
+{
+	return has_privs_of_role(GetUserId(), PGXT_ROLE_READ_ALL_STATS);
+}
+
+/*
+ * Microseconds to milliseconds, as the views show times.
+ */
+static inline Datum
+ms_datum(double us)
+{
+	return Float8GetDatum(us / 1000.0);
+}
+
+/*
+ * Build one row of pg_stat_transactions.  Called by pgxt_store_foreach
+ * holding the store's shared lock.
+ */
+static void
+stat_row(const PgxtKey *key, const PgxtCounters *c, void *arg)
+{
+	StatScan   *scan = (StatScan *) arg;
+	Datum		values[STAT_COLS_V1_0];
+	bool		nulls[STAT_COLS_V1_0];
+	int			i = 0;
+	bool		visible = scan->read_all || key->userid == scan->reader;
+
+	memset(nulls, 0, sizeof(nulls));
+
+	values[i++] = ObjectIdGetDatum(key->userid);
+	values[i++] = ObjectIdGetDatum(key->dbid);
+	values[i++] = CStringGetTextDatum(visible ? key->appname : INSUFFICIENT_PRIVILEGE);
+	values[i++] = CStringGetTextDatum(visible ? key->tag : INSUFFICIENT_PRIVILEGE);
+	values[i++] = Int64GetDatum(c->xacts);
+	values[i++] = Int64GetDatum(c->commits);
+	values[i++] = Int64GetDatum(c->rollbacks);
+	values[i++] = ms_datum(c->total_hold_us);
+	values[i++] = ms_datum(c->min_hold_us);
+	values[i++] = ms_datum(c->max_hold_us);
+	values[i++] = ms_datum(c->mean_hold_us);
+	values[i++] = ms_datum(c->xacts > 0 ? sqrt(c->sum_var_hold / c->xacts) : 0.0);
+	values[i++] = ms_datum(c->total_active_us);
+	values[i++] = ms_datum(c->total_idle_us);
+	values[i++] = ms_datum(c->max_idle_us);
+	values[i++] = Int64GetDatum(c->statements);
+	values[i++] = Int64GetDatum(c->explicit_xacts);
+	values[i++] = Int64GetDatum(c->readonly_xacts);
+	values[i++] = ms_datum(pgxt_hist_percentile(c, 0.50));
+	values[i++] = ms_datum(pgxt_hist_percentile(c, 0.95));
+	values[i++] = ms_datum(pgxt_hist_percentile(c, 0.99));
+	values[i++] = Int64GetDatum(c->timeouts);
+	values[i++] = TimestampTzGetDatum(c->stats_since);
+	values[i++] = TimestampTzGetDatum(c->last_seen);
+	Assert(i == STAT_COLS_V1_0);
+
+	tuplestore_putvalues(scan->tupstore, scan->tupdesc, values, nulls);
+}
+
+/*
+ * Rows of pg_stat_transactions for the given API version.
+ */
+static void
+pg_stat_transactions_internal(FunctionCallInfo fcinfo, PgxtApiVersion api)
+{
+	StatScan	scan;
+
+	require_preloaded();
+	scan.tupstore = begin_materialized_srf(fcinfo, STAT_COLS_V1_0, &scan.tupdesc);
+	scan.reader = GetUserId();
+	scan.read_all = reader_sees_all();
+	pgxt_store_foreach(stat_row, &scan);
+}
+
+/*
+ * pg_stat_transactions(): one row per (dbid, userid, application, tag).
+ */
+Datum
+pg_stat_transactions_1_0(PG_FUNCTION_ARGS)
+{
+	pg_stat_transactions_internal(fcinfo, PGXT_V1_0);
+	return (Datum) 0;
+}
+
+/*
+ * pg_stat_transactions_activity(): one row per client backend inside a
+ * tracked transaction now.  Each slot is copied under its spinlock.
+ */
+Datum
+pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+	Oid			reader = GetUserId();
+	bool		read_all;
+	TimestampTz now = GetCurrentTimestamp();
+	int			nslots;
+	int			i;
+
+	require_preloaded();
+	tupstore = begin_materialized_srf(fcinfo, ACTIVITY_COLS_V1_0, &tupdesc);
+	read_all = reader_sees_all();
+	nslots = pgxt_store_nslots();
+
+	for (i = 0; i < nslots; i++)
+	{
+		PgxtSlot   *slot = pgxt_store_slot(i);
+		PgxtSlot	copy;
+		Datum		values[ACTIVITY_COLS_V1_0];
+		bool		nulls[ACTIVITY_COLS_V1_0];
+		bool		visible;
+		int64		hold_us;
+		int64		active_us;
+		const char *state;
+		int			col = 0;
+
+		SpinLockAcquire(&slot->mutex);
+		memcpy(&copy, slot, sizeof(PgxtSlot));
+		SpinLockRelease(&slot->mutex);
+
+		if (copy.pid == 0 || copy.state == PGXT_STATE_NONE)
+			continue;
+
+		visible = read_all || copy.userid == reader;
+		hold_us = Max(now - copy.xact_start, 0);
+		active_us = copy.active_us;
+		if (copy.state == PGXT_STATE_ACTIVE && now > copy.state_since)
+			active_us += now - copy.state_since;
+		active_us = Min(active_us, hold_us);
+		state = copy.state == PGXT_STATE_ACTIVE ? "active" :
+			copy.state == PGXT_STATE_IDLE ? "idle in transaction" :
+			"idle in transaction (aborted)";
+
+		memset(nulls, 0, sizeof(nulls));
+		values[col++] = Int32GetDatum(copy.pid);
+		values[col++] = ObjectIdGetDatum(copy.dbid);
+		values[col++] = ObjectIdGetDatum(copy.userid);
+		values[col++] = CStringGetTextDatum(visible ? copy.appname : INSUFFICIENT_PRIVILEGE);
+		values[col++] = CStringGetTextDatum(visible ? copy.tag : INSUFFICIENT_PRIVILEGE);
+		values[col++] = TimestampTzGetDatum(copy.xact_start);
+		values[col++] = CStringGetTextDatum(state);
+		values[col++] = ms_datum(hold_us);
+		values[col++] = ms_datum(active_us);
+		values[col++] = ms_datum(hold_us - active_us);
+		values[col++] = Int64GetDatum(copy.statements);
+		if (copy.queryid != 0 && visible)
+			values[col++] = Int64GetDatum((int64) copy.queryid);
+		else
+			nulls[col++] = true;
+		Assert(col == ACTIVITY_COLS_V1_0);
+
+		tuplestore_putvalues(tupstore, tupdesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * pg_stat_transactions_info(): entries evicted, time of the last reset.
+ */
+Datum
+pg_stat_transactions_info_1_0(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[INFO_COLS_V1_0];
+	bool		nulls[INFO_COLS_V1_0];
+	int64		dealloc;
+	TimestampTz stats_reset;
+
+	require_preloaded();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts != INFO_COLS_V1_0)
+		elog(ERROR, "incorrect number of output arguments");
+
+	pgxt_store_info(&dealloc, &stats_reset);
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Int64GetDatum(dealloc);
+	values[1] = TimestampTzGetDatum(stats_reset);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * pg_stat_transactions_histogram(userid, dbid, application_name, tag):
+ * the hold-time histogram of one key, its non-empty buckets in ms.
+ * Other roles' keys need pg_read_all_stats.
+ */
+Datum
+pg_stat_transactions_histogram_1_0(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+	PgxtKey		key;
+	PgxtCounters *counters;
+	char	   *appname;
+	char	   *tag;
+	int			i;
+
+	require_preloaded();
+	tupstore = begin_materialized_srf(fcinfo, HISTOGRAM_COLS_V1_0, &tupdesc);
+
+	memset(&key, 0, sizeof(key));
+	key.userid = PG_GETARG_OID(0);
+	key.dbid = PG_GETARG_OID(1);
+	appname = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	tag = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (strlen(appname) >= NAMEDATALEN || strlen(tag) >= PGXT_TAG_LEN)
+		return (Datum) 0;		/* no such key can exist */
+	strlcpy(key.appname, appname, NAMEDATALEN);
+	strlcpy(key.tag, tag, PGXT_TAG_LEN);
+
+	if (key.userid != GetUserId() && !reader_sees_all())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read another role's histogram"),
+				 errdetail("Only roles with privileges of pg_read_all_stats may.")));
+
+	counters = palloc(sizeof(PgxtCounters));
+	if (!pgxt_store_get(&key, counters))
+		return (Datum) 0;
+
+	for (i = 0; i < PGXT_HIST_BUCKETS; i++)
+	{
+		Datum		values[HISTOGRAM_COLS_V1_0];
+		bool		nulls[HISTOGRAM_COLS_V1_0] = {false, false, false};
+		double		lower;
+		double		upper;
+
+		if (counters->hist[i] == 0)
+			continue;
+		pgxt_hist_bounds(i, &lower, &upper);
+		values[0] = ms_datum(lower);
+		values[1] = ms_datum(upper);
+		values[2] = Int64GetDatum((int64) counters->hist[i]);
+		tuplestore_putvalues(tupstore, tupdesc, values, nulls);
+	}
+	pfree(counters);
+	return (Datum) 0;
+}
+
+/*
+ * pg_stat_transactions_reset(): discard all statistics.  EXECUTE is
+ * revoked from PUBLIC in the install script; superusers grant it.
+ */
+Datum
+pg_stat_transactions_reset_1_0(PG_FUNCTION_ARGS)
+{
+	require_preloaded();
+	pgxt_store_reset();
+	PG_RETURN_VOID();
+}

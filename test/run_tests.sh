@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Run the whole test suite of postgres_extension on Debian 12, as root:
+# install what is needed, build and install the extension, then run the
+# pg_regress tests (sql/, expected/) and the TAP tests (test/t/) as the
+# unprivileged user "postgres" in a scratch copy of the tree.
+#
+# Usage: bash test/run_tests.sh        (TAP_TESTS=0 skips the TAP tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+bash test/setup.sh
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR:-15}/bin/pg_config}
+
+run_user=${RUN_USER:-postgres}
+work=$(mktemp -d /tmp/postgres_extension-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -a "$top/." "$work/tree"
+rm -rf "$work/tree/.git"
+chown -R "$run_user" "$work"
+
+tap=1
+[ "${TAP_TESTS:-1}" = 0 ] && tap=
+status=0
+runuser -u "$run_user" -- make -C "$work/tree" -s installcheck \
+	PG_CONFIG="$PG_CONFIG" TAP_TESTS="$tap" PROVE_FLAGS="--timer" \
+	> "$work/output.txt" 2>&1 || status=$?
+cat "$work/output.txt"
+
+if [ $status -ne 0 ]; then
+	for f in "$work/tree/regression.diffs" "$work"/tree/tmp_check/log/regress_log_*; do
+		[ -f "$f" ] || continue
+		echo "===== $f (last 80 lines)"
+		tail -n 80 "$f"
+	done
+fi
+
+# One summary line for the whole suite.
+regress_ok=$(grep -cE '^(ok|test) .*\.\.\. ok' "$work/output.txt" || true)
+regress_bad=$(grep -cE '\.\.\. FAILED' "$work/output.txt" || true)
+tap_files=$(grep -E '^Files=' "$work/output.txt" | sed 's/Files=\([0-9]*\).*/\1/' || true)
+tap_bad=$(grep -cE '^test/t/.*(Failed|Dubious)' "$work/output.txt" || true)
+tap_ok=$(( ${tap_files:-0} - tap_bad ))
+echo
+echo "pg_regress: $regress_ok passed, $regress_bad failed; TAP files: $tap_ok passed, $tap_bad failed"
+if [ $status -eq 0 ]; then
+	echo "suite: $(( regress_ok + tap_ok )) passed, 0 failed"
+else
+	echo "suite: $(( regress_ok + tap_ok )) passed, $(( regress_bad + tap_bad > 0 ? regress_bad + tap_bad : 1 )) failed"
+fi
+exit $status
