@@ -6,7 +6,9 @@ OBJS = \
 	src/hooks.o \
 	src/store.o \
 	src/tag.o \
-	src/views.o
+	src/views.o \
+	src/rules.o \
+	src/watchdog.o
 
 EXTENSION = postgres_extension
 DATA = src/postgres_extension--1.0.sql

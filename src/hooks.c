@@ -165,8 +165,8 @@ backend_attach(void)
 }
 
 /*
- * Copy this backend's view of its transaction into its slot.  Names are
- * copied only when they changed.  Takes the slot spinlock.
+ * Copy this backend's view of its open transaction into its slot.  Names
+ * are copied only when they changed.  Takes the slot spinlock.
  */
 static void
 slot_publish(PgxtSlotState state, TimestampTz since)
@@ -176,17 +176,8 @@ slot_publish(PgxtSlotState state, TimestampTz since)
 	my_slot->state_since = since;
 	my_slot->active_us = xact.active_us;
 	my_slot->statements = xact.statements;
-	if (state == PGXT_STATE_NONE)
-	{
-		my_slot->xact_start = 0;
-		my_slot->queryid = 0;
-		my_slot->logged_xact_start = 0;
-	}
-	else
-	{
-		my_slot->xact_start = xact.start;
-		my_slot->queryid = xact.queryid;
-	}
+	my_slot->xact_start = xact.start;
+	my_slot->queryid = xact.queryid;
 	if (slot_names_dirty)
 	{
 		my_slot->userid = xact.userid;
@@ -195,6 +186,29 @@ slot_publish(PgxtSlotState state, TimestampTz since)
 		slot_names_dirty = false;
 	}
 	SpinLockRelease(&my_slot->mutex);
+}
+
+/*
+ * Mark the slot out of transaction and return whether the watchdog passed
+ * a verdict on the transaction that ends: it is being terminated, or (log
+ * mode) it was reported.  Takes the slot spinlock.
+ */
+static bool
+slot_end_transaction(TimestampTz end)
+{
+	bool		verdict;
+
+	SpinLockAcquire(&my_slot->mutex);
+	verdict = my_slot->timeout_kind != PGXT_TIMEOUT_NONE ||
+		(my_slot->logged_xact_start != 0 &&
+		 my_slot->logged_xact_start == xact.start);
+	my_slot->state = PGXT_STATE_NONE;
+	my_slot->state_since = end;
+	my_slot->xact_start = 0;
+	my_slot->queryid = 0;
+	my_slot->logged_xact_start = 0;
+	SpinLockRelease(&my_slot->mutex);
+	return verdict;
 }
 
 /*
@@ -343,7 +357,7 @@ span_end(TimestampTz now)
  * (commit or abort work done for the client), else as an idle gap.
  */
 static void
-xact_finish(bool committed, TimestampTz end, bool tail_active, bool timed_out)
+xact_finish(bool committed, TimestampTz end, bool tail_active)
 {
 	PgxtXactSample sample;
 	PgxtKey		key;
@@ -367,7 +381,7 @@ xact_finish(bool committed, TimestampTz end, bool tail_active, bool timed_out)
 	sample.explicit_block = xact.explicit_block;
 	sample.readonly = xact.aborted ? xact.readonly :
 		!TransactionIdIsValid(GetTopTransactionIdIfAny());
-	sample.timed_out = timed_out;
+	sample.timed_out = slot_end_transaction(end);
 
 	/* the key is as of the last statement: a failed block's is kept */
 	if (!xact.aborted)
@@ -383,9 +397,6 @@ xact_finish(bool committed, TimestampTz end, bool tail_active, bool timed_out)
 
 	xact.open = false;
 	xact.aborted = false;
-	xact.statements = 0;
-	xact.active_us = 0;
-	slot_publish(PGXT_STATE_NONE, end);
 }
 
 /*
@@ -411,7 +422,7 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 		 */
 		if (IsAbortedTransactionBlockState())
 			return;
-		xact_finish(false, xact.last_mark, true, false);
+		xact_finish(false, xact.last_mark, true);
 		xact_open(GetCurrentTransactionStartTimestamp());
 		if (!xact.open)
 			return;
@@ -662,7 +673,7 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 			PG_END_TRY();
 			/* a failed block ends here, with no callback */
 			if (xact.open && xact.aborted)
-				xact_finish(false, GetCurrentTimestamp(), true, false);
+				xact_finish(false, GetCurrentTimestamp(), true);
 			break;
 
 		case TRANS_STMT_SAVEPOINT:
@@ -772,7 +783,7 @@ pgxt_xact_callback(XactEvent event, void *arg)
 				now = xact.last_mark;
 			else
 				now = GetCurrentTimestamp();
-			xact_finish(true, now, true, false);
+			xact_finish(true, now, true);
 			reopen_if_inside_statement(in_span, now);
 			break;
 
@@ -791,7 +802,7 @@ pgxt_xact_callback(XactEvent event, void *arg)
 			}
 			else
 			{
-				xact_finish(false, now, true, false);
+				xact_finish(false, now, true);
 				reopen_if_inside_statement(in_span, now);
 			}
 			break;
@@ -809,17 +820,11 @@ pgxt_xact_callback(XactEvent event, void *arg)
 static void
 backend_exit(int code, Datum arg)
 {
-	bool		timed_out;
-
 	if (my_slot == NULL)
 		return;
 
-	SpinLockAcquire(&my_slot->mutex);
-	timed_out = my_slot->timeout_kind != PGXT_TIMEOUT_NONE;
-	SpinLockRelease(&my_slot->mutex);
-
 	if (xact.open)
-		xact_finish(false, GetCurrentTimestamp(), false, timed_out);
+		xact_finish(false, GetCurrentTimestamp(), false);
 
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = 0;
@@ -828,6 +833,15 @@ backend_exit(int code, Datum arg)
 	SpinLockRelease(&my_slot->mutex);
 	my_slot = NULL;
 	backend_tracked = false;
+}
+
+/*
+ * This backend's slot, or NULL if it is not tracked.
+ */
+PgxtSlot *
+pgxt_hooks_my_slot(void)
+{
+	return my_slot;
 }
 
 /*

@@ -12,7 +12,10 @@
 #ifndef PGXT_HOOKS_H
 #define PGXT_HOOKS_H
 
+#include "store.h"
+
 extern void pgxt_hooks_install(void);
+extern PgxtSlot *pgxt_hooks_my_slot(void);
 extern void pgxt_tag_assign_hook(const char *newval, void *extra);
 
 #endif							/* PGXT_HOOKS_H */

@@ -92,7 +92,31 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pg_stat_transactions_histogram_1_0'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
--- Discard all statistics.
+-- The watchdog's most recent decisions (a ring of 256 in shared memory).
+CREATE FUNCTION pg_stat_transactions_timeouts(
+    OUT event_time timestamp with time zone,
+    OUT pid integer,
+    OUT userid oid,
+    OUT dbid oid,
+    OUT application_name text,
+    OUT tag text,
+    OUT kind text,
+    OUT limit_ms double precision,
+    OUT elapsed_ms double precision,
+    OUT action text,
+    OUT rule text,
+    OUT seq bigint
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pg_stat_transactions_timeouts_1_0'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE VIEW pg_stat_transactions_timeouts AS
+  SELECT * FROM pg_stat_transactions_timeouts();
+
+GRANT SELECT ON pg_stat_transactions_timeouts TO PUBLIC;
+
+-- Discard all statistics and watchdog events.
 CREATE FUNCTION pg_stat_transactions_reset()
 RETURNS void
 AS 'MODULE_PATHNAME', 'pg_stat_transactions_reset_1_0'

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * postgres_extension.c
- *		Entry point of postgres_extension: settings, shared memory requests
- *		and hook installation.
+ *		Entry point of postgres_extension: settings, shared memory requests,
+ *		hook installation and the watchdog's registration.
  *
  * The library must be loaded through shared_preload_libraries: only then
  * does it get shared memory and its hooks.  Loaded any other way it
@@ -25,6 +25,7 @@
 #include "postgres_extension.h"
 #include "store.h"
 #include "tag.h"
+#include "watchdog.h"
 
 PG_MODULE_MAGIC;
 
@@ -33,6 +34,12 @@ int			pgxt_max_entries = 5000;
 int			pgxt_track = PGXT_TRACK_ALL;
 char	   *pgxt_tag = NULL;
 char	   *pgxt_tag_comment_key = NULL;
+
+static const struct config_enum_entry action_options[] = {
+	{"terminate", PGXT_ACTION_TERMINATE, false},
+	{"log", PGXT_ACTION_LOG, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry track_options[] = {
 	{"none", PGXT_TRACK_NONE, false},
@@ -109,11 +116,53 @@ define_settings(void)
 							   "tag",
 							   PGC_SUSET, 0,
 							   pgxt_tag_comment_key_check_hook, NULL, NULL);
+
+	DefineCustomIntVariable(PGXT_NAME ".idle_in_transaction_timeout",
+							"Default limit on one idle gap inside a transaction; the watchdog ends sessions past it.",
+							"0 turns it off.  timeout_rules may override it per application, tag, role and database.",
+							&pgxt_idle_timeout_ms,
+							0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable(PGXT_NAME ".transaction_timeout",
+							"Default limit on how long a transaction stays open; the watchdog ends sessions past it.",
+							"0 turns it off.  timeout_rules may override it per application, tag, role and database.",
+							&pgxt_xact_timeout_ms,
+							0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable(PGXT_NAME ".timeout_rules",
+							   "Limits per application_name, tag, role and database, e.g. 'app=web-* idle=2s; tag=report.* xact=10min'.",
+							   "Rules are separated by ';'.  The first rule whose matchers all match decides each limit it names.",
+							   &pgxt_timeout_rules,
+							   "",
+							   PGC_SIGHUP, 0,
+							   pgxt_timeout_rules_check_hook,
+							   pgxt_timeout_rules_assign_hook, NULL);
+
+	DefineCustomEnumVariable(PGXT_NAME ".timeout_action",
+							 "What the watchdog does past a limit: terminate the session, or only log it.",
+							 NULL,
+							 &pgxt_timeout_action,
+							 PGXT_ACTION_TERMINATE, action_options,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable(PGXT_NAME ".watchdog_naptime",
+							"Longest sleep of the watchdog between two passes.",
+							"It wakes earlier for the next deadline it knows of.",
+							&pgxt_watchdog_naptime_ms,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 }
 
 /*
- * Module load: define settings everywhere; request shared memory and
- * install hooks only while shared_preload_libraries is processed.
+ * Module load, only while shared_preload_libraries is processed: define
+ * the settings, request shared memory, install the hooks and register the
+ * watchdog.
  */
 void
 _PG_init(void)
@@ -134,4 +183,6 @@ _PG_init(void)
 	shmem_startup_hook = pgxt_shmem_startup;
 
 	pgxt_hooks_install();
+	pgxt_watchdog_install_log_hook();
+	pgxt_watchdog_register();
 }

@@ -12,8 +12,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RULES_H
-#define RULES_H
+#ifndef PGXT_RULES_H
+#define PGXT_RULES_H
 
 #define PGXT_RULE_TEXT_MAX 128
 #define PGXT_RULE_GLOB_MAX 64	/* globs longer than 63 bytes: error */
@@ -59,4 +59,4 @@ extern void pgxt_rules_match(const PgxtRuleSet *set, const char *app, const char
 							 const char *role, const char *db,
 							 int default_idle_ms, int default_xact_ms, PgxtLimits *out);
 
-#endif							/* RULES_H */
+#endif							/* PGXT_RULES_H */

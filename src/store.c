@@ -58,6 +58,8 @@ typedef struct PgxtShared
 	slock_t		mutex;			/* protects the fields below */
 	int64		dealloc;		/* entries evicted since the last reset */
 	TimestampTz stats_reset;
+	uint64		timeout_events; /* events ever added since the last reset */
+	PgxtTimeoutEvent timeout_ring[PGXT_TIMEOUT_EVENTS];
 } PgxtShared;
 
 static PgxtShared *pgxt_shared = NULL;
@@ -140,6 +142,7 @@ pgxt_store_startup(void)
 		SpinLockInit(&pgxt_shared->mutex);
 		pgxt_shared->dealloc = 0;
 		pgxt_shared->stats_reset = GetCurrentTimestamp();
+		pgxt_shared->timeout_events = 0;
 	}
 	if (!slots_found)
 	{
@@ -482,7 +485,41 @@ pgxt_store_get(const PgxtKey *key, PgxtCounters *counters)
 }
 
 /*
- * Discard every entry and restart the global counters.  Takes
+ * Append a watchdog event to the ring, replacing the oldest when full.
+ * Takes pgxt_shared->mutex.
+ */
+void
+pgxt_store_add_timeout_event(const PgxtTimeoutEvent *event)
+{
+	SpinLockAcquire(&pgxt_shared->mutex);
+	pgxt_shared->timeout_ring[pgxt_shared->timeout_events % PGXT_TIMEOUT_EVENTS] = *event;
+	pgxt_shared->timeout_events++;
+	SpinLockRelease(&pgxt_shared->mutex);
+}
+
+/*
+ * Copy the watchdog events, oldest first, into events (room for
+ * PGXT_TIMEOUT_EVENTS) and return how many there are.  Takes
+ * pgxt_shared->mutex.
+ */
+int
+pgxt_store_timeout_events(PgxtTimeoutEvent *events)
+{
+	uint64		total;
+	int			count;
+	int			i;
+
+	SpinLockAcquire(&pgxt_shared->mutex);
+	total = pgxt_shared->timeout_events;
+	count = (int) Min(total, (uint64) PGXT_TIMEOUT_EVENTS);
+	for (i = 0; i < count; i++)
+		events[i] = pgxt_shared->timeout_ring[(total - count + i) % PGXT_TIMEOUT_EVENTS];
+	SpinLockRelease(&pgxt_shared->mutex);
+	return count;
+}
+
+/*
+ * Discard every entry and watchdog event and restart the global counters.  Takes
  * pgxt_shared->lock exclusively.
  */
 void
@@ -500,6 +537,7 @@ pgxt_store_reset(void)
 	SpinLockAcquire(&pgxt_shared->mutex);
 	pgxt_shared->dealloc = 0;
 	pgxt_shared->stats_reset = GetCurrentTimestamp();
+	pgxt_shared->timeout_events = 0;
 	SpinLockRelease(&pgxt_shared->mutex);
 
 	LWLockRelease(pgxt_shared->lock);

@@ -14,7 +14,8 @@
  *	 under the spinlock.
  * - A backend slot is written by its owning backend and by the watchdog,
  *	 always under the slot's spinlock, and read by anyone under it.
- * - dealloc and stats_reset are protected by PgxtShared->mutex.
+ * - dealloc, stats_reset and the ring of watchdog events are protected by
+ *	 PgxtShared->mutex.
  *
  * IDENTIFICATION
  *		src/store.h
@@ -149,6 +150,25 @@ typedef struct PgxtEntryCache
 	uint64		generation;
 } PgxtEntryCache;
 
+/* Number of watchdog events kept, newest replacing oldest. */
+#define PGXT_TIMEOUT_EVENTS		256
+
+/* One decision of the watchdog, for pg_stat_transactions_timeouts. */
+typedef struct PgxtTimeoutEvent
+{
+	TimestampTz time;
+	int			pid;
+	Oid			userid;
+	Oid			dbid;
+	uint8		kind;			/* PgxtTimeoutKind */
+	bool		terminated;		/* false: logged only */
+	int			limit_ms;
+	int64		elapsed_us;		/* idle or open time at the decision */
+	char		appname[NAMEDATALEN];
+	char		tag[PGXT_TAG_LEN];
+	char		rule[PGXT_RULE_TEXT_LEN];
+} PgxtTimeoutEvent;
+
 /* Called with a copy of each entry by pgxt_store_foreach. */
 typedef void (*PgxtEntryVisitor) (const PgxtKey *key,
 								  const PgxtCounters *counters, void *arg);
@@ -164,6 +184,8 @@ extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
 extern bool pgxt_store_get(const PgxtKey *key, PgxtCounters *counters);
 extern void pgxt_store_reset(void);
 extern void pgxt_store_info(int64 *dealloc, TimestampTz *stats_reset);
+extern void pgxt_store_add_timeout_event(const PgxtTimeoutEvent *event);
+extern int	pgxt_store_timeout_events(PgxtTimeoutEvent *events);
 
 extern int	pgxt_hist_bucket(int64 us);
 extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);

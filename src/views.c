@@ -44,6 +44,7 @@ typedef enum PgxtApiVersion
 #define ACTIVITY_COLS_V1_0		12
 #define INFO_COLS_V1_0			2
 #define HISTOGRAM_COLS_V1_0		3
+#define TIMEOUTS_COLS_V1_0		12
 
 #define INSUFFICIENT_PRIVILEGE	"<insufficient privilege>"
 
@@ -51,6 +52,7 @@ PG_FUNCTION_INFO_V1(pg_stat_transactions_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_activity_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_info_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_histogram_1_0);
+PG_FUNCTION_INFO_V1(pg_stat_transactions_timeouts_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_reset_1_0);
 
 /* State of pg_stat_transactions while it visits the entries. */
@@ -353,6 +355,55 @@ pg_stat_transactions_histogram_1_0(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(tupstore, tupdesc, values, nulls);
 	}
 	pfree(counters);
+	return (Datum) 0;
+}
+
+/*
+ * pg_stat_transactions_timeouts(): the watchdog's recent decisions, oldest
+ * first.
+ */
+Datum
+pg_stat_transactions_timeouts_1_0(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+	PgxtTimeoutEvent *events;
+	Oid			reader = GetUserId();
+	bool		read_all;
+	int			count;
+	int			i;
+
+	require_preloaded();
+	tupstore = begin_materialized_srf(fcinfo, TIMEOUTS_COLS_V1_0, &tupdesc);
+	read_all = reader_sees_all();
+
+	events = palloc(sizeof(PgxtTimeoutEvent) * PGXT_TIMEOUT_EVENTS);
+	count = pgxt_store_timeout_events(events);
+	for (i = 0; i < count; i++)
+	{
+		PgxtTimeoutEvent *ev = &events[i];
+		Datum		values[TIMEOUTS_COLS_V1_0];
+		bool		nulls[TIMEOUTS_COLS_V1_0];
+		bool		visible = read_all || ev->userid == reader;
+		int			col = 0;
+
+		memset(nulls, 0, sizeof(nulls));
+		values[col++] = TimestampTzGetDatum(ev->time);
+		values[col++] = Int32GetDatum(ev->pid);
+		values[col++] = ObjectIdGetDatum(ev->userid);
+		values[col++] = ObjectIdGetDatum(ev->dbid);
+		values[col++] = CStringGetTextDatum(visible ? ev->appname : INSUFFICIENT_PRIVILEGE);
+		values[col++] = CStringGetTextDatum(visible ? ev->tag : INSUFFICIENT_PRIVILEGE);
+		values[col++] = CStringGetTextDatum(ev->kind == PGXT_TIMEOUT_IDLE ? "idle" : "transaction");
+		values[col++] = Float8GetDatum((double) ev->limit_ms);
+		values[col++] = ms_datum(ev->elapsed_us);
+		values[col++] = CStringGetTextDatum(ev->terminated ? "terminated" : "logged");
+		values[col++] = CStringGetTextDatum(ev->rule);
+		values[col++] = Int64GetDatum((int64) (i + 1));
+		Assert(col == TIMEOUTS_COLS_V1_0);
+		tuplestore_putvalues(tupstore, tupdesc, values, nulls);
+	}
+	pfree(events);
 	return (Datum) 0;
 }
 

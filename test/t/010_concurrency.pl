@@ -1,0 +1,147 @@
+# Concurrency: pgbench with 8 clients runs three weighted custom scripts,
+# each tagging its transactions differently (SET LOCAL in a block, a
+# sqlcommenter comment on an autocommit statement, a comment in a block
+# that rolls back).  pgbench reports how many transactions each script
+# ran; the per-tag counters must equal them exactly, under the simple, the
+# extended and the prepared protocol alike, each run under its own
+# application_name (PGAPPNAME).
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgxtTest;
+
+my $clients = 8;
+my $per_client = 400;    # -t: transactions per client
+
+my $node = pgxt_node('concurrency');
+$node->safe_psql('postgres', q{
+	CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL);
+	INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g;
+});
+
+# The scripts, with the counters one transaction of each adds to its tag:
+# statements are the top-level statements other than transaction control.
+my %scripts = (
+	a => {
+		weight => 3,
+		sql => q{\set id random(1, 100)
+BEGIN;
+SET LOCAL postgres_extension.tag = 'a';
+UPDATE t SET v = v + 1 WHERE id = :id;
+SELECT v FROM t WHERE id = :id;
+COMMIT;
+},
+		per_xact => { commits => 1, rollbacks => 0, statements => 3,
+			explicit_xacts => 1, readonly_xacts => 0 },
+	},
+	b => {
+		weight => 2,
+		sql => q{\set id random(1, 100)
+SELECT v FROM t WHERE id = :id /* tag='b' */;
+},
+		per_xact => { commits => 1, rollbacks => 0, statements => 1,
+			explicit_xacts => 0, readonly_xacts => 1 },
+	},
+	c => {
+		weight => 1,
+		sql => q{\set id random(1, 100)
+BEGIN;
+UPDATE t SET v = v - 1 WHERE id = :id /* tag='c' */;
+SELECT v FROM t WHERE id = :id;
+ROLLBACK;
+},
+		# the block wrote, so it is not read-only
+		per_xact => { commits => 0, rollbacks => 1, statements => 2,
+			explicit_xacts => 1, readonly_xacts => 0 },
+	},
+);
+my @tags = sort keys %scripts;
+
+# Run pgbench with the given protocol under application_name $app; return
+# the number of transactions each script (by tag) ran, from its output.
+sub run_bench
+{
+	my ($mode, $app) = @_;
+	my @files;
+	for my $tag (@tags)
+	{
+		my $file = $node->basedir . "/script_${mode}_$tag.sql";
+		append_to_file($file, $scripts{$tag}{sql});
+		push @files, '-f', "$file\@$scripts{$tag}{weight}";
+	}
+
+	local $ENV{PGAPPNAME} = $app;
+	my ($stdout, $stderr);
+	my $ok = IPC::Run::run(
+		[
+			'pgbench', '-n', '-h', $node->host, '-p', $node->port,
+			'-c', $clients, '-j', 2, '-t', $per_client, '-M', $mode,
+			@files, 'postgres'
+		],
+		'>', \$stdout, '2>', \$stderr);
+	ok($ok, "pgbench -M $mode ran") or diag($stderr);
+	note($stdout);
+
+	my $total = $clients * $per_client;
+	like($stdout,
+		qr/number of transactions actually processed: $total\/$total/,
+		"-M $mode: all $total transactions processed");
+	like($stdout, qr/number of failed transactions: 0 /,
+		"-M $mode: no failed transaction");
+
+	# "SQL script N: <file>@w\n - weight: w (...)\n - NNN transactions (...)"
+	my %ran;
+	while ($stdout =~
+		/^SQL script \d+: \S*script_${mode}_(\w+)\.sql\n - weight: \d+ [^\n]*\n - (\d+) transactions/mg)
+	{
+		$ran{$1} = $2;
+	}
+	is_deeply([ sort keys %ran ], \@tags, "-M $mode: per-script counts found");
+	my $sum = 0;
+	$sum += $_ for values %ran;
+	is($sum, $total, "-M $mode: per-script counts add up to $total");
+	return \%ran;
+}
+
+for my $mode (qw(simple extended prepared))
+{
+	my $app = "bench_$mode";
+	my $ran = run_bench($mode, $app);
+	my $stats = pgxt_stats($node, $app);
+
+	# every transaction of the run is under one of the three tags
+	is_deeply([ sort keys %$stats ], \@tags,
+		"-M $mode: exactly the tags a, b, c");
+
+	for my $tag (@tags)
+	{
+		my $n = $ran->{$tag} // 0;
+		my $row = $stats->{$tag} // {};
+		ok($n > 0, "-M $mode: script $tag ran ($n)");
+		is($row->{xacts}, $n, "-M $mode, tag $tag: xacts");
+		for my $c (sort keys %{ $scripts{$tag}{per_xact} })
+		{
+			is($row->{$c}, $n * $scripts{$tag}{per_xact}{$c},
+				"-M $mode, tag $tag: $c");
+		}
+		# times: every transaction took some time, and active + idle = hold
+		cmp_ok($row->{min_hold_time}, '>', 0, "-M $mode, tag $tag: min hold > 0");
+		cmp_ok($row->{max_hold_time}, '<', 60000, "-M $mode, tag $tag: max hold < 60 s");
+		cmp_ok(abs($row->{total_active_time} + $row->{total_idle_time}
+			  - $row->{total_hold_time}), '<', 0.01,
+			"-M $mode, tag $tag: active + idle = hold");
+	}
+}
+
+# all the work was accounted, and no session is left in a transaction
+is($node->safe_psql('postgres',
+	"SELECT count(*) FROM pg_stat_transactions_activity WHERE application_name LIKE 'bench%'"),
+	'0', 'no bench session left in the activity view');
+is_deeply([ pgxt_log_errors($node) ], [], 'no error in the server log');
+
+$node->stop;
+done_testing();
