@@ -8,7 +8,9 @@ OBJS = \
 	src/tag.o \
 	src/views.o \
 	src/rules.o \
-	src/watchdog.o
+	src/watchdog.o \
+	src/history.o \
+	src/persist.o
 
 EXTENSION = postgres_extension
 DATA = src/postgres_extension--1.0.sql

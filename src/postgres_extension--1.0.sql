@@ -92,6 +92,34 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pg_stat_transactions_histogram_1_0'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
+-- Time buckets: per bucket and key, the transactions that ended in it and
+-- the time they held (ms).  Keys beyond history_keys in a bucket are summed
+-- in one row whose userid, dbid, application_name and tag are NULL.  The
+-- open bucket is included; its bucket_end is its planned end.
+CREATE FUNCTION pg_stat_transactions_history(
+    OUT bucket_start timestamp with time zone,
+    OUT bucket_end timestamp with time zone,
+    OUT userid oid,
+    OUT dbid oid,
+    OUT application_name text,
+    OUT tag text,
+    OUT xacts bigint,
+    OUT rollbacks bigint,
+    OUT total_hold_time double precision,
+    OUT total_active_time double precision,
+    OUT total_idle_time double precision,
+    OUT max_hold_time double precision,
+    OUT timeouts bigint
+)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pg_stat_transactions_history_1_0'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE VIEW pg_stat_transactions_history AS
+  SELECT * FROM pg_stat_transactions_history();
+
+GRANT SELECT ON pg_stat_transactions_history TO PUBLIC;
+
 -- The watchdog's most recent decisions (a ring of 256 in shared memory).
 CREATE FUNCTION pg_stat_transactions_timeouts(
     OUT event_time timestamp with time zone,
@@ -116,7 +144,7 @@ CREATE VIEW pg_stat_transactions_timeouts AS
 
 GRANT SELECT ON pg_stat_transactions_timeouts TO PUBLIC;
 
--- Discard all statistics and watchdog events.
+-- Discard all statistics, the history and the watchdog's events.
 CREATE FUNCTION pg_stat_transactions_reset()
 RETURNS void
 AS 'MODULE_PATHNAME', 'pg_stat_transactions_reset_1_0'

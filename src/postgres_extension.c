@@ -21,7 +21,9 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "history.h"
 #include "hooks.h"
+#include "persist.h"
 #include "postgres_extension.h"
 #include "store.h"
 #include "tag.h"
@@ -65,6 +67,7 @@ pgxt_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	pgxt_store_request();
+	pgxt_history_request();
 }
 #endif
 
@@ -74,9 +77,13 @@ pgxt_shmem_request(void)
 static void
 pgxt_shmem_startup(void)
 {
+	bool		created;
+
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
-	pgxt_store_startup();
+	created = pgxt_store_startup();
+	pgxt_history_startup();
+	pgxt_persist_startup(created);
 }
 
 /*
@@ -150,6 +157,38 @@ define_settings(void)
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable(PGXT_NAME ".history_interval",
+							"Length of one bucket of pg_stat_transactions_history.",
+							NULL,
+							&pgxt_history_interval_ms,
+							60 * 1000, 1000, 24 * 3600 * 1000,
+							PGC_POSTMASTER, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable(PGXT_NAME ".history_size",
+							"Number of buckets pg_stat_transactions_history keeps.",
+							NULL,
+							&pgxt_history_size,
+							60, 2, 100000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable(PGXT_NAME ".history_keys",
+							"Keys kept per history bucket, the longest holders; the rest make one row.",
+							NULL,
+							&pgxt_history_keys,
+							100, 1, 10000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable(PGXT_NAME ".save",
+							 "Save the statistics at a clean shutdown and load them at startup.",
+							 NULL,
+							 &pgxt_save,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
 	DefineCustomIntVariable(PGXT_NAME ".watchdog_naptime",
 							"Longest sleep of the watchdog between two passes.",
 							"It wakes earlier for the next deadline it knows of.",
@@ -178,6 +217,7 @@ _PG_init(void)
 	shmem_request_hook = pgxt_shmem_request;
 #else
 	pgxt_store_request();
+	pgxt_history_request();
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = pgxt_shmem_startup;

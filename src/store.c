@@ -58,6 +58,7 @@ typedef struct PgxtShared
 	slock_t		mutex;			/* protects the fields below */
 	int64		dealloc;		/* entries evicted since the last reset */
 	TimestampTz stats_reset;
+	PgxtHistorySums evicted;	/* evicted entries' sums since the boundary */
 	uint64		timeout_events; /* events ever added since the last reset */
 	PgxtTimeoutEvent timeout_ring[PGXT_TIMEOUT_EVENTS];
 } PgxtShared;
@@ -110,9 +111,10 @@ pgxt_store_request(void)
 /*
  * Create or attach to the shared state.  Called from the
  * shmem_startup_hook in the postmaster (and in every backend on
- * EXEC_BACKEND builds), holding AddinShmemInitLock.
+ * EXEC_BACKEND builds); takes AddinShmemInitLock.  Returns true if the
+ * state was created, false if it existed.
  */
-void
+bool
 pgxt_store_startup(void)
 {
 	bool		found;
@@ -143,6 +145,7 @@ pgxt_store_startup(void)
 		pgxt_shared->dealloc = 0;
 		pgxt_shared->stats_reset = GetCurrentTimestamp();
 		pgxt_shared->timeout_events = 0;
+		memset(&pgxt_shared->evicted, 0, sizeof(PgxtHistorySums));
 	}
 	if (!slots_found)
 	{
@@ -159,6 +162,7 @@ pgxt_store_startup(void)
 							  &info, HASH_ELEM | HASH_BLOBS);
 
 	LWLockRelease(AddinShmemInitLock);
+	return !found;
 }
 
 /*
@@ -189,6 +193,39 @@ pgxt_store_slot(int index)
 	if (pgxt_slots == NULL || index < 0 || index >= pgxt_nslots)
 		return NULL;
 	return &pgxt_slots[index];
+}
+
+/*
+ * The sums of counters since its history base.  Caller holds the entry's
+ * spinlock or owns the copy.
+ */
+static void
+history_delta(const PgxtCounters *c, PgxtHistorySums *delta)
+{
+	const PgxtHistorySums *base = &c->history_base;
+
+	delta->xacts = c->xacts - base->xacts;
+	delta->rollbacks = c->rollbacks - base->rollbacks;
+	delta->hold_us = c->total_hold_us - base->hold_us;
+	delta->active_us = c->total_active_us - base->active_us;
+	delta->idle_us = c->total_idle_us - base->idle_us;
+	delta->max_hold_us = base->max_hold_us;
+	delta->timeouts = c->timeouts - base->timeouts;
+}
+
+/*
+ * Add delta to sum; the maximum is kept as a maximum.
+ */
+static void
+history_sums_add(PgxtHistorySums *sum, const PgxtHistorySums *delta)
+{
+	sum->xacts += delta->xacts;
+	sum->rollbacks += delta->rollbacks;
+	sum->hold_us += delta->hold_us;
+	sum->active_us += delta->active_us;
+	sum->idle_us += delta->idle_us;
+	sum->max_hold_us = Max(sum->max_hold_us, delta->max_hold_us);
+	sum->timeouts += delta->timeouts;
 }
 
 /*
@@ -234,14 +271,20 @@ entry_dealloc(void)
 
 	nvictims = Max(EVICT_MIN, nentries * EVICT_PERCENT / 100);
 	nvictims = Min(nvictims, nentries);
-	for (i = 0; i < nvictims; i++)
-		hash_search(pgxt_hash, &pgxt_evict_scratch[i]->key, HASH_REMOVE, NULL);
-
-	pgxt_shared->generation++;
-
 	SpinLockAcquire(&pgxt_shared->mutex);
+	for (i = 0; i < nvictims; i++)
+	{
+		PgxtHistorySums delta;
+
+		/* keep the bucket totals exact: the next boundary counts these */
+		history_delta(&pgxt_evict_scratch[i]->counters, &delta);
+		history_sums_add(&pgxt_shared->evicted, &delta);
+		hash_search(pgxt_hash, &pgxt_evict_scratch[i]->key, HASH_REMOVE, NULL);
+	}
 	pgxt_shared->dealloc += nvictims;
 	SpinLockRelease(&pgxt_shared->mutex);
+
+	pgxt_shared->generation++;
 }
 
 /*
@@ -385,6 +428,8 @@ counters_add(PgxtCounters *c, const PgxtXactSample *s)
 		c->readonly_xacts++;
 	if (s->timed_out)
 		c->timeouts++;
+	if (s->hold_us > c->history_base.max_hold_us)
+		c->history_base.max_hold_us = s->hold_us;
 	c->usage += USAGE_INIT;
 	c->last_seen = s->end;
 	c->hist[pgxt_hist_bucket(s->hold_us)]++;
@@ -485,6 +530,93 @@ pgxt_store_get(const PgxtKey *key, PgxtCounters *counters)
 }
 
 /*
+ * Hand visitor every key's sums since the last history boundary, holding
+ * pgxt_shared->lock shared; with advance, that boundary moves to now (each
+ * entry's base is reset under its spinlock, so no transaction is counted
+ * twice or lost).  *evicted receives the sums of entries evicted since the
+ * boundary (and, with advance, is reset).  The visitor must not raise an
+ * error.
+ */
+void
+pgxt_store_history_deltas(bool advance, PgxtDeltaVisitor visitor, void *arg,
+						  PgxtHistorySums *evicted)
+{
+	HASH_SEQ_STATUS hash_seq;
+	PgxtEntry  *entry;
+
+	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
+	hash_seq_init(&hash_seq, pgxt_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		PgxtHistorySums delta;
+		PgxtCounters *c = &entry->counters;
+
+		SpinLockAcquire(&entry->mutex);
+		history_delta(c, &delta);
+		if (advance)
+		{
+			c->history_base.xacts = c->xacts;
+			c->history_base.rollbacks = c->rollbacks;
+			c->history_base.hold_us = c->total_hold_us;
+			c->history_base.active_us = c->total_active_us;
+			c->history_base.idle_us = c->total_idle_us;
+			c->history_base.max_hold_us = 0;
+			c->history_base.timeouts = c->timeouts;
+		}
+		SpinLockRelease(&entry->mutex);
+
+		if (delta.xacts != 0 || delta.timeouts != 0)
+			visitor(&entry->key, &delta, arg);
+	}
+
+	SpinLockAcquire(&pgxt_shared->mutex);
+	*evicted = pgxt_shared->evicted;
+	if (advance)
+		memset(&pgxt_shared->evicted, 0, sizeof(PgxtHistorySums));
+	SpinLockRelease(&pgxt_shared->mutex);
+
+	LWLockRelease(pgxt_shared->lock);
+}
+
+/*
+ * Insert an entry with the given counters, as loaded from the statistics
+ * file.  Takes pgxt_shared->lock exclusively.  Entries beyond the store's
+ * capacity are dropped.
+ */
+void
+pgxt_store_insert(const PgxtKey *key, const PgxtCounters *counters)
+{
+	PgxtEntry  *entry;
+	bool		found;
+
+	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
+	if (hash_get_num_entries(pgxt_hash) < pgxt_max_entries)
+	{
+		entry = hash_search(pgxt_hash, key, HASH_ENTER_NULL, &found);
+		if (entry != NULL)
+		{
+			if (!found)
+				SpinLockInit(&entry->mutex);
+			entry->counters = *counters;
+		}
+	}
+	LWLockRelease(pgxt_shared->lock);
+}
+
+/*
+ * Restore the global counters, as loaded from the statistics file.  Takes
+ * pgxt_shared->mutex.
+ */
+void
+pgxt_store_set_info(int64 dealloc, TimestampTz stats_reset)
+{
+	SpinLockAcquire(&pgxt_shared->mutex);
+	pgxt_shared->dealloc = dealloc;
+	pgxt_shared->stats_reset = stats_reset;
+	SpinLockRelease(&pgxt_shared->mutex);
+}
+
+/*
  * Append a watchdog event to the ring, replacing the oldest when full.
  * Takes pgxt_shared->mutex.
  */
@@ -538,6 +670,7 @@ pgxt_store_reset(void)
 	pgxt_shared->dealloc = 0;
 	pgxt_shared->stats_reset = GetCurrentTimestamp();
 	pgxt_shared->timeout_events = 0;
+	memset(&pgxt_shared->evicted, 0, sizeof(PgxtHistorySums));
 	SpinLockRelease(&pgxt_shared->mutex);
 
 	LWLockRelease(pgxt_shared->lock);

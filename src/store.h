@@ -100,6 +100,21 @@ typedef struct PgxtKey
 	char		tag[PGXT_TAG_LEN];
 } PgxtKey;
 
+/*
+ * Sums that the history keeps per time bucket; times in microseconds.
+ * max_hold_us is the longest transaction of the interval.
+ */
+typedef struct PgxtHistorySums
+{
+	int64		xacts;
+	int64		rollbacks;
+	int64		hold_us;
+	int64		active_us;
+	int64		idle_us;
+	int64		max_hold_us;
+	int64		timeouts;
+} PgxtHistorySums;
+
 /* Cumulative counters of one key; times in microseconds. */
 typedef struct PgxtCounters
 {
@@ -121,6 +136,8 @@ typedef struct PgxtCounters
 	double		usage;			/* eviction priority, decays */
 	TimestampTz stats_since;
 	TimestampTz last_seen;
+	/* the cumulative sums at the last history boundary (max: since then) */
+	PgxtHistorySums history_base;
 	uint64		hist[PGXT_HIST_BUCKETS];
 } PgxtCounters;
 
@@ -173,8 +190,12 @@ typedef struct PgxtTimeoutEvent
 typedef void (*PgxtEntryVisitor) (const PgxtKey *key,
 								  const PgxtCounters *counters, void *arg);
 
+/* Called with each key's sums since the last history boundary. */
+typedef void (*PgxtDeltaVisitor) (const PgxtKey *key,
+								  const PgxtHistorySums *delta, void *arg);
+
 extern void pgxt_store_request(void);
-extern void pgxt_store_startup(void);
+extern bool pgxt_store_startup(void);
 extern bool pgxt_store_ready(void);
 extern int	pgxt_store_nslots(void);
 extern PgxtSlot *pgxt_store_slot(int index);
@@ -184,8 +205,13 @@ extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
 extern bool pgxt_store_get(const PgxtKey *key, PgxtCounters *counters);
 extern void pgxt_store_reset(void);
 extern void pgxt_store_info(int64 *dealloc, TimestampTz *stats_reset);
+extern void pgxt_store_history_deltas(bool advance, PgxtDeltaVisitor visitor,
+									  void *arg, PgxtHistorySums *evicted);
 extern void pgxt_store_add_timeout_event(const PgxtTimeoutEvent *event);
 extern int	pgxt_store_timeout_events(PgxtTimeoutEvent *events);
+
+extern void pgxt_store_insert(const PgxtKey *key, const PgxtCounters *counters);
+extern void pgxt_store_set_info(int64 dealloc, TimestampTz stats_reset);
 
 extern int	pgxt_hist_bucket(int64 us);
 extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);

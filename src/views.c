@@ -32,6 +32,7 @@
 #include "utils/tuplestore.h"
 
 #include "compat.h"
+#include "history.h"
 #include "store.h"
 
 /* API versions of the SQL functions */
@@ -45,6 +46,7 @@ typedef enum PgxtApiVersion
 #define INFO_COLS_V1_0			2
 #define HISTOGRAM_COLS_V1_0		3
 #define TIMEOUTS_COLS_V1_0		12
+#define HISTORY_COLS_V1_0		13
 
 #define INSUFFICIENT_PRIVILEGE	"<insufficient privilege>"
 
@@ -53,6 +55,7 @@ PG_FUNCTION_INFO_V1(pg_stat_transactions_activity_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_info_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_histogram_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_timeouts_1_0);
+PG_FUNCTION_INFO_V1(pg_stat_transactions_history_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_reset_1_0);
 
 /* State of pg_stat_transactions while it visits the entries. */
@@ -408,7 +411,69 @@ pg_stat_transactions_timeouts_1_0(PG_FUNCTION_ARGS)
 }
 
 /*
- * pg_stat_transactions_reset(): discard all statistics.  EXECUTE is
+ * Build one row of pg_stat_transactions_history.  Called by
+ * pgxt_history_foreach.
+ */
+static void
+history_row(TimestampTz bucket_start, TimestampTz bucket_end,
+			const PgxtHistoryRow *row, void *arg)
+{
+	StatScan   *scan = (StatScan *) arg;
+	Datum		values[HISTORY_COLS_V1_0];
+	bool		nulls[HISTORY_COLS_V1_0];
+	bool		visible = scan->read_all || row->userid == scan->reader;
+	int			i = 0;
+
+	memset(nulls, 0, sizeof(nulls));
+	values[i++] = TimestampTzGetDatum(bucket_start);
+	values[i++] = TimestampTzGetDatum(bucket_end);
+	if (row->other)
+	{
+		/* the sums of every key not kept in the bucket */
+		nulls[i++] = true;
+		nulls[i++] = true;
+		nulls[i++] = true;
+		nulls[i++] = true;
+	}
+	else
+	{
+		values[i++] = ObjectIdGetDatum(row->userid);
+		values[i++] = ObjectIdGetDatum(row->dbid);
+		values[i++] = CStringGetTextDatum(visible ? row->appname : INSUFFICIENT_PRIVILEGE);
+		values[i++] = CStringGetTextDatum(visible ? row->tag : INSUFFICIENT_PRIVILEGE);
+	}
+	values[i++] = Int64GetDatum(row->sums.xacts);
+	values[i++] = Int64GetDatum(row->sums.rollbacks);
+	values[i++] = ms_datum(row->sums.hold_us);
+	values[i++] = ms_datum(row->sums.active_us);
+	values[i++] = ms_datum(row->sums.idle_us);
+	values[i++] = ms_datum(row->sums.max_hold_us);
+	values[i++] = Int64GetDatum(row->sums.timeouts);
+	Assert(i == HISTORY_COLS_V1_0);
+
+	tuplestore_putvalues(scan->tupstore, scan->tupdesc, values, nulls);
+}
+
+/*
+ * pg_stat_transactions_history(): per time bucket and key, the
+ * transactions ended and the time they held; the open bucket included.
+ */
+Datum
+pg_stat_transactions_history_1_0(PG_FUNCTION_ARGS)
+{
+	StatScan	scan;
+
+	require_preloaded();
+	scan.tupstore = begin_materialized_srf(fcinfo, HISTORY_COLS_V1_0, &scan.tupdesc);
+	scan.reader = GetUserId();
+	scan.read_all = reader_sees_all();
+	pgxt_history_foreach(history_row, &scan);
+	return (Datum) 0;
+}
+
+/*
+ * pg_stat_transactions_reset(): discard all statistics, the history and
+ * the watchdog's events.  EXECUTE is
  * revoked from PUBLIC in the install script; superusers grant it.
  */
 Datum
@@ -416,5 +481,6 @@ pg_stat_transactions_reset_1_0(PG_FUNCTION_ARGS)
 {
 	require_preloaded();
 	pgxt_store_reset();
+	pgxt_history_reset();
 	PG_RETURN_VOID();
 }

@@ -20,6 +20,9 @@
  * nothing.  Every decision goes to the event ring behind
  * pg_stat_transactions_timeouts.
  *
+ * The worker also closes the buckets of the history (history.c) at their
+ * boundaries, one more deadline it sleeps toward.
+ *
  * Sessions that are not tracked client backends have no slot in use, so
  * the worker itself, other background workers, autovacuum, walsenders and
  * prepared transactions are never touched.
@@ -41,6 +44,7 @@
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
+#include "history.h"
 #include "hooks.h"
 #include "postgres_extension.h"
 #include "rules.h"
@@ -343,7 +347,10 @@ pgxt_watchdog_main(Datum main_arg)
 		}
 
 		now = GetCurrentTimestamp();
+		pgxt_history_tick(now);
 		next_deadline = watchdog_pass(now);
+		if (next_deadline == 0 || pgxt_history_next_boundary() < next_deadline)
+			next_deadline = pgxt_history_next_boundary();
 
 		sleep_ms = pgxt_watchdog_naptime_ms;
 		smallest = smallest_limit_ms();

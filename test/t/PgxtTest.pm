@@ -63,15 +63,15 @@ sub pgxt_stats
 	return \%stats;
 }
 
-# Lines of the server log at level ERROR or above (FATAL, PANIC) that do not
-# match the given expected patterns.
+# Lines of the server log at level WARNING or above (ERROR, FATAL, PANIC)
+# that do not match the given expected patterns.
 sub pgxt_log_errors
 {
 	my ($node, @expected) = @_;
 	my @bad;
 	for my $line (split /\n/, slurp_file($node->logfile))
 	{
-		next unless $line =~ /\b(ERROR|FATAL|PANIC):/;
+		next unless $line =~ /\b(WARNING|ERROR|FATAL|PANIC):/;
 		next if grep { $line =~ $_ } @expected;
 		push @bad, $line;
 	}

@@ -1,0 +1,366 @@
+/*-------------------------------------------------------------------------
+ *
+ * history.c
+ *		The history of the statistics: a ring of history_size buckets of
+ *		history_interval each, in shared memory, sized at startup.
+ *
+ * Buckets are built off the hot path.  At each boundary the watchdog asks
+ * the store for every key's sums since the previous boundary (moving each
+ * entry's base under its spinlock, so that no transaction is lost or
+ * counted twice), keeps the history_keys keys that held connections
+ * longest and folds all others, with the entries evicted meanwhile, into
+ * one "other" row: the bucket's totals stay exact.  The open bucket is
+ * computed the same way when read, without moving the bases.
+ *
+ * The ring is protected by its own LWLock: the watchdog writes a bucket
+ * holding it exclusively, readers copy rows holding it shared.
+ *
+ * IDENTIFICATION
+ *		src/history.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "history.h"
+#include "postgres_extension.h"
+
+#define HISTORY_TRANCHE		PGXT_NAME " history"
+
+/*---- GUC variables ----*/
+int			pgxt_history_interval_ms = 60 * 1000;
+int			pgxt_history_size = 60;
+int			pgxt_history_keys = 100;
+
+/* One closed bucket; its rows follow the bucket array. */
+typedef struct HistoryBucket
+{
+	TimestampTz start;
+	TimestampTz end;
+	int			nrows;
+} HistoryBucket;
+
+/*
+ * The shared ring: this header, then size buckets, then size * (keys + 1)
+ * rows.  Saved and restored whole by persist.c.
+ */
+typedef struct HistoryState
+{
+	int64		interval_us;
+	int			size;
+	int			keys;
+	TimestampTz open_start;		/* start of the open bucket */
+	TimestampTz next_boundary;	/* its planned end */
+	uint64		closed;			/* buckets closed since the last reset */
+} HistoryState;
+
+static HistoryState *history = NULL;
+static LWLock *history_lock = NULL;
+
+/* Working array of the process that builds or reads a bucket. */
+static PgxtHistoryRow *work_rows = NULL;
+static int	work_capacity = 0;
+
+/*
+ * Rows per bucket: the top keys and the "other" row.
+ */
+static int
+rows_per_bucket(void)
+{
+	return pgxt_history_keys + 1;
+}
+
+/*
+ * Bytes of the shared ring, header included.
+ */
+static Size
+history_size_bytes(void)
+{
+	Size		size = MAXALIGN(sizeof(HistoryState));
+
+	size = add_size(size, MAXALIGN(mul_size(sizeof(HistoryBucket), pgxt_history_size)));
+	size = add_size(size, mul_size(mul_size(sizeof(PgxtHistoryRow), rows_per_bucket()),
+								   pgxt_history_size));
+	return size;
+}
+
+/*
+ * The bucket array and the rows of bucket i.
+ */
+static HistoryBucket *
+history_buckets(void)
+{
+	return (HistoryBucket *) ((char *) history + MAXALIGN(sizeof(HistoryState)));
+}
+
+static PgxtHistoryRow *
+history_rows(int bucket)
+{
+	char	   *rows = (char *) history_buckets() +
+		MAXALIGN(sizeof(HistoryBucket) * history->size);
+
+	return (PgxtHistoryRow *) rows + (Size) bucket * (history->keys + 1);
+}
+
+/*
+ * The first boundary after t: intervals are aligned on the clock.
+ */
+static TimestampTz
+boundary_after(TimestampTz t, int64 interval_us)
+{
+	return (t / interval_us + 1) * interval_us;
+}
+
+/*
+ * Ask for the ring's shared memory and its lock.
+ */
+void
+pgxt_history_request(void)
+{
+	RequestAddinShmemSpace(history_size_bytes());
+	RequestNamedLWLockTranche(HISTORY_TRANCHE, 1);
+}
+
+/*
+ * Create or attach to the ring.  Called from the shmem_startup_hook.
+ */
+void
+pgxt_history_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	history = ShmemInitStruct("postgres_extension history",
+							  history_size_bytes(), &found);
+	history_lock = &(GetNamedLWLockTranche(HISTORY_TRANCHE))->lock;
+	if (!found)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		memset(history, 0, history_size_bytes());
+		history->interval_us = (int64) pgxt_history_interval_ms * 1000;
+		history->size = pgxt_history_size;
+		history->keys = pgxt_history_keys;
+		history->open_start = now;
+		history->next_boundary = boundary_after(now, history->interval_us);
+		history->closed = 0;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * End of the open bucket, for the watchdog's sleep.  Read without the lock:
+ * a torn read only makes the watchdog wake early.
+ */
+TimestampTz
+pgxt_history_next_boundary(void)
+{
+	return history ? history->next_boundary : 0;
+}
+
+/*
+ * Delta visitor: append a key's sums to the working array.  Runs under the
+ * store's lock: no allocation, no error.
+ */
+static void
+collect_row(const PgxtKey *key, const PgxtHistorySums *delta, void *arg)
+{
+	int		   *nrows = (int *) arg;
+	PgxtHistoryRow *row;
+
+	if (*nrows >= work_capacity)
+		return;					/* cannot happen: capacity is the store's */
+	row = &work_rows[(*nrows)++];
+	row->other = false;
+	row->userid = key->userid;
+	row->dbid = key->dbid;
+	memcpy(row->appname, key->appname, NAMEDATALEN);
+	memcpy(row->tag, key->tag, PGXT_TAG_LEN);
+	row->sums = *delta;
+}
+
+/*
+ * qsort comparator: longest total hold first.
+ */
+static int
+row_hold_desc(const void *lhs, const void *rhs)
+{
+	int64		l = ((const PgxtHistoryRow *) lhs)->sums.hold_us;
+	int64		r = ((const PgxtHistoryRow *) rhs)->sums.hold_us;
+
+	if (l > r)
+		return -1;
+	if (l < r)
+		return 1;
+	return 0;
+}
+
+/*
+ * Collect every key's sums since the last boundary into the working array
+ * (moving the boundary when advance), keep the top keys and fold the rest
+ * and the evicted entries into an "other" row at the end.  Returns the
+ * number of rows left in the working array.
+ */
+static int
+collect_bucket(bool advance)
+{
+	PgxtHistorySums evicted;
+	PgxtHistoryRow other;
+	int			nrows = 0;
+	int			keep;
+	int			i;
+
+	if (work_rows == NULL)
+	{
+		work_capacity = pgxt_max_entries;
+		work_rows = MemoryContextAlloc(TopMemoryContext,
+									   sizeof(PgxtHistoryRow) * (work_capacity + 1));
+	}
+
+	pgxt_store_history_deltas(advance, collect_row, &nrows, &evicted);
+
+	qsort(work_rows, nrows, sizeof(PgxtHistoryRow), row_hold_desc);
+	keep = Min(nrows, history->keys);
+
+	memset(&other, 0, sizeof(other));
+	other.other = true;
+	other.sums = evicted;
+	for (i = keep; i < nrows; i++)
+	{
+		PgxtHistorySums *s = &work_rows[i].sums;
+
+		other.sums.xacts += s->xacts;
+		other.sums.rollbacks += s->rollbacks;
+		other.sums.hold_us += s->hold_us;
+		other.sums.active_us += s->active_us;
+		other.sums.idle_us += s->idle_us;
+		other.sums.max_hold_us = Max(other.sums.max_hold_us, s->max_hold_us);
+		other.sums.timeouts += s->timeouts;
+	}
+	if (other.sums.xacts != 0 || other.sums.timeouts != 0)
+		work_rows[keep++] = other;
+	return keep;
+}
+
+/*
+ * Close the open bucket if its boundary has passed.  Called by the
+ * watchdog; takes the ring's lock exclusively to write the bucket.  After
+ * a long stop the one bucket closed covers the whole gap.
+ */
+void
+pgxt_history_tick(TimestampTz now)
+{
+	TimestampTz boundary;
+	HistoryBucket *bucket;
+	int			nrows;
+	int			slot;
+
+	if (history == NULL || now < history->next_boundary)
+		return;
+
+	boundary = boundary_after(now, history->interval_us) - history->interval_us;
+	nrows = collect_bucket(true);
+
+	LWLockAcquire(history_lock, LW_EXCLUSIVE);
+	slot = (int) (history->closed % history->size);
+	bucket = &history_buckets()[slot];
+	bucket->start = history->open_start;
+	bucket->end = boundary;
+	bucket->nrows = nrows;
+	memcpy(history_rows(slot), work_rows, sizeof(PgxtHistoryRow) * nrows);
+	history->closed++;
+	history->open_start = boundary;
+	history->next_boundary = boundary + history->interval_us;
+	LWLockRelease(history_lock);
+}
+
+/*
+ * Call visitor for every row of every closed bucket, oldest first, then
+ * for the rows of the open bucket (its end is the planned boundary).
+ * Takes the ring's lock shared while visiting closed buckets.
+ */
+void
+pgxt_history_foreach(PgxtHistoryVisitor visitor, void *arg)
+{
+	TimestampTz open_start;
+	TimestampTz open_end;
+	uint64		closed;
+	int			count;
+	int			nrows;
+	int			i;
+	int			j;
+
+	LWLockAcquire(history_lock, LW_SHARED);
+	closed = history->closed;
+	count = (int) Min(closed, (uint64) history->size);
+	for (i = 0; i < count; i++)
+	{
+		int			slot = (int) ((closed - count + i) % history->size);
+		HistoryBucket *bucket = &history_buckets()[slot];
+		PgxtHistoryRow *rows = history_rows(slot);
+
+		for (j = 0; j < bucket->nrows; j++)
+			visitor(bucket->start, bucket->end, &rows[j], arg);
+	}
+	open_start = history->open_start;
+	open_end = history->next_boundary;
+	LWLockRelease(history_lock);
+
+	nrows = collect_bucket(false);
+	for (j = 0; j < nrows; j++)
+		visitor(open_start, open_end, &work_rows[j], arg);
+}
+
+/*
+ * Forget every bucket; the open one starts now.  Takes the ring's lock
+ * exclusively.
+ */
+void
+pgxt_history_reset(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	LWLockAcquire(history_lock, LW_EXCLUSIVE);
+	history->closed = 0;
+	history->open_start = now;
+	history->next_boundary = boundary_after(now, history->interval_us);
+	LWLockRelease(history_lock);
+}
+
+/*
+ * The ring's memory and size, for saving and restoring it whole.  Only
+ * for persist.c, in the postmaster, when no one else runs.
+ */
+char *
+pgxt_history_raw(Size *size)
+{
+	*size = history_size_bytes();
+	return (char *) history;
+}
+
+/*
+ * Restore the ring from a saved copy, if it was saved with the same
+ * interval, size and number of keys.  Only for persist.c, in the
+ * postmaster, when no one else runs.
+ */
+bool
+pgxt_history_restore(const char *data, Size size)
+{
+	HistoryState saved;
+
+	if (history == NULL || size != history_size_bytes() ||
+		size < sizeof(HistoryState))
+		return false;
+	memcpy(&saved, data, sizeof(HistoryState));
+	if (saved.interval_us != history->interval_us ||
+		saved.size != history->size || saved.keys != history->keys)
+		return false;
+	memcpy(history, data, size);
+	return true;
+}

@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# callgrind.sh - deterministic per-transaction cost of postgres_extension, in
+# instructions, measured with valgrind's callgrind in "postgres --single".
+#
+# For each configuration (which libraries are in shared_preload_libraries)
+#   base   none
+#   pgss   pg_stat_statements
+#   ours   postgres_extension
+#   both   pg_stat_statements,postgres_extension
+# and each workload (N transactions, ids spread over a 100,000-row table)
+#   a      BEGIN; SELECT by primary key; UPDATE by primary key; COMMIT;
+#   b      one autocommit SELECT by primary key
+# it counts the instructions of a single-user run of the workload and of the
+# same run on an empty script (same flags, same cluster), and prints
+#   (workload run - empty run) / N          instructions per transaction
+# and the ratio to the base configuration.  Every run starts from a fresh copy
+# of one template cluster, so the runs differ only in the configuration.
+# Nothing is timed: the numbers are deterministic (to a few instructions).
+#
+# The measurement only counts if the hooks really tracked: for every
+# workload and configuration an unmeasured run of the same script (no
+# valgrind) ends with
+#   SELECT sum(xacts) FROM pg_stat_transactions   (configs with ours: = N)
+#   SHOW compute_query_id                          (must stay 'auto')
+#   EXPLAIN (VERBOSE) SELECT 1                     ("Query Identifier" only
+#                                                   when pg_stat_statements
+#                                                   is loaded)
+# and the "check" column reports it.  Exit status 1 if a check fails.
+#
+# Usage: test/bench/callgrind.sh [-n N] [-w a,b] [-c base,pgss,ours,both]
+#                                [-j JOBS] [-d DIR] [-k] [-L LIB] [-g 'GUC=V ...']
+#   -n N     transactions per workload (default 3000)
+#   -w LIST  workloads (default a,b); also "c1" / "c10k": autocommit SELECT
+#            by primary key tagged by a comment /*tag='tK'*/, one tag for all
+#            (c1) or tag K = i mod 10000 (c10k) (see scale.sh)
+#   -c LIST  configurations (default base,pgss,ours,both)
+#   -j JOBS  valgrind runs in parallel (default: number of CPUs)
+#   -d DIR   scratch directory (default: a new /tmp/pgxt-callgrind.XXXXXX);
+#            it is removed at the end unless -k; callgrind profiles are kept
+#            there (cg.<workload>.<config>) with -k, for callgrind_annotate
+#   -L LIB   library preloaded as "ours" (default postgres_extension); a path
+#            to another build's .so measures it without installing it (the
+#            SQL views then still call the installed library, so the
+#            tracked check is skipped for that run and reported as such)
+#   -g GUCS  extra settings for every run, e.g. -g 'postgres_extension.max=10000'
+# Environment: PG_BINDIR (default: `pg_config --bindir`).  Run as root (the
+# server runs as user postgres via runuser) or as the user owning DIR.
+# Needs valgrind, PostgreSQL 15 server and contrib (pg_stat_statements),
+# and the extension installed (make install).
+#
+# Output: one table row per workload and configuration:
+#   workload config instr/xact +instr/xact ratio check
+# Takes about 1 minute at the default size on 2 CPUs.
+set -euo pipefail
+
+nxacts=3000
+workloads=a,b
+configs=base,pgss,ours,both
+jobs=$(nproc 2>/dev/null || echo 2)
+work=
+keep=0
+lib=postgres_extension
+gucs=
+
+while getopts "n:w:c:j:d:kL:g:h" opt; do
+	case $opt in
+		n) nxacts=$OPTARG ;;
+		w) workloads=$OPTARG ;;
+		c) configs=$OPTARG ;;
+		j) jobs=$OPTARG ;;
+		d) work=$OPTARG ;;
+		k) keep=1 ;;
+		L) lib=$OPTARG ;;
+		g) gucs=$OPTARG ;;
+		*) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+	esac
+done
+
+bindir=${PG_BINDIR:-$("${PG_CONFIG:-pg_config}" --bindir)}
+postgres=$bindir/postgres
+command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind not found" >&2; exit 2; }
+[ -x "$postgres" ] || { echo "callgrind.sh: no $postgres" >&2; exit 2; }
+
+if [ -z "$work" ]; then
+	work=$(mktemp -d /tmp/pgxt-callgrind.XXXXXX)
+	[ $keep = 1 ] || trap 'rm -rf "$work"' EXIT
+else
+	rm -rf "$work"
+	mkdir -p "$work"
+fi
+as_pg=()
+if [ "$(id -u)" = 0 ]; then
+	chown postgres "$work"
+	as_pg=(runuser -u postgres --)
+fi
+
+# Extra -c flags for every run, identical for the measured and empty runs.
+guc_flags=()
+for g in $gucs; do guc_flags+=(-c "$g"); done
+
+libs_of() {
+	case $1 in
+		base) echo "" ;;
+		pgss) echo "pg_stat_statements" ;;
+		ours) echo "$lib" ;;
+		both) echo "pg_stat_statements,$lib" ;;
+		*) echo "callgrind.sh: unknown configuration $1" >&2; exit 2 ;;
+	esac
+}
+
+has_ours() { [ "$1" = ours ] || [ "$1" = both ]; }
+
+# One command per line, as single-user mode reads them.
+gen_workload() {
+	awk -v n="$nxacts" -v w="$1" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			aid = (i * 7919) % 100000 + 1
+			if (w == "a") {
+				print "BEGIN;"
+				print "SELECT abalance FROM accounts WHERE aid = " aid ";"
+				print "UPDATE accounts SET abalance = abalance + 1 WHERE aid = " aid ";"
+				print "COMMIT;"
+			} else if (w == "b")
+				print "SELECT abalance FROM accounts WHERE aid = " aid ";"
+			else if (w == "c1")
+				print "SELECT abalance FROM accounts WHERE aid = " aid " /*tag='\''t1'\''*/;"
+			else if (w == "c10k")
+				print "SELECT abalance FROM accounts WHERE aid = " aid " /*tag='\''t" (i % 10000) "'\''*/;"
+			else
+				exit 2
+		}
+	}'
+}
+
+# single DATADIR LIBS SCRIPT OUT [valgrind args...]
+single() {
+	local datadir=$1 libs=$2 script=$3 out=$4
+	shift 4
+	"${as_pg[@]}" "$@" "$postgres" --single -D "$datadir" \
+		-c shared_preload_libraries="$libs" "${guc_flags[@]}" postgres \
+		< "$script" > "$out" 2>&1
+}
+
+fresh_copy() {
+	rm -rf "$2"
+	"${as_pg[@]}" cp -a "$1" "$2"
+}
+
+# --- the template cluster: a 100,000-row table, the extension's views
+"${as_pg[@]}" "$bindir/initdb" -D "$work/tmpl" -A trust --no-sync -E UTF8 \
+	--locale=C > "$work/initdb.log" 2>&1
+cat > "$work/setup.sql" <<'EOF'
+CREATE TABLE accounts (aid int PRIMARY KEY, abalance int NOT NULL, filler char(84) NOT NULL DEFAULT '')
+INSERT INTO accounts (aid, abalance) SELECT g, 0 FROM generate_series(1, 100000) g
+CREATE EXTENSION postgres_extension
+VACUUM (FREEZE, ANALYZE)
+CHECKPOINT
+EOF
+"${as_pg[@]}" "$postgres" --single -D "$work/tmpl" postgres \
+	< "$work/setup.sql" > "$work/setup.log" 2>&1 ||
+	{ cat "$work/setup.log" >&2; exit 2; }
+
+: > "$work/empty.sql"
+IFS=, read -r -a wl <<< "$workloads"
+IFS=, read -r -a cl <<< "$configs"
+for w in "${wl[@]}"; do
+	gen_workload "$w" > "$work/$w.sql" || { echo "callgrind.sh: unknown workload $w" >&2; exit 2; }
+done
+
+# --- measured runs (parallel): one empty run per configuration, one per
+#     workload and configuration
+measure() {	# NAME CONFIG SCRIPT
+	local name=$1 cfg=$2 script=$3
+	fresh_copy "$work/tmpl" "$work/data.$name"
+	single "$work/data.$name" "$(libs_of "$cfg")" "$script" "$work/out.$name" \
+		valgrind --tool=callgrind --log-file="$work/vg.$name" \
+		--callgrind-out-file="$work/cg.$name" ||
+		{ echo "callgrind.sh: run $name failed:" >&2; tail -5 "$work/out.$name" >&2; return 1; }
+	sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/vg.$name" > "$work/count.$name"
+	rm -rf "$work/data.$name"
+	[ $keep = 1 ] || rm -f "$work/cg.$name"
+}
+
+tasks=()
+for c in "${cl[@]}"; do
+	libs_of "$c" > /dev/null
+	tasks+=("empty.$c $c $work/empty.sql")
+	for w in "${wl[@]}"; do tasks+=("$w.$c $c $work/$w.sql"); done
+done
+# unmeasured check runs: the workload, then the checks
+for w in "${wl[@]}"; do
+	for c in "${cl[@]}"; do
+		{
+			cat "$work/$w.sql"
+			if has_ours "$c"; then
+				echo "SELECT coalesce(sum(xacts), 0)::int8 AS tracked FROM pg_stat_transactions"
+			fi
+			echo "SHOW compute_query_id"
+			echo "EXPLAIN (VERBOSE, COSTS OFF) SELECT 1"
+		} > "$work/check.$w.$c.sql"
+	done
+done
+checkrun() {	# WORKLOAD CONFIG
+	fresh_copy "$work/tmpl" "$work/data.check.$1.$2"
+	single "$work/data.check.$1.$2" "$(libs_of "$2")" "$work/check.$1.$2.sql" \
+		"$work/out.check.$1.$2" || true
+	rm -rf "$work/data.check.$1.$2"
+}
+
+failed=0
+running=0
+for t in "${tasks[@]}"; do
+	# shellcheck disable=SC2086
+	measure $t &
+	running=$((running + 1))
+	if [ $running -ge "$jobs" ]; then
+		wait -n || failed=1
+		running=$((running - 1))
+	fi
+done
+for w in "${wl[@]}"; do
+	for c in "${cl[@]}"; do
+		checkrun "$w" "$c" &
+		running=$((running + 1))
+		if [ $running -ge "$jobs" ]; then
+			wait -n || failed=1
+			running=$((running - 1))
+		fi
+	done
+done
+while [ $running -gt 0 ]; do
+	wait -n || failed=1
+	running=$((running - 1))
+done
+[ $failed = 0 ] || { echo "callgrind.sh: a run failed (see $work)" >&2; keep=1; trap - EXIT; exit 2; }
+
+# --- the table
+echo "# callgrind: $nxacts transactions per workload, $(basename "$postgres") $("$postgres" --version | sed 's/.* //'), ours = $lib${gucs:+, $gucs}"
+printf '%-8s %-6s %12s %12s %8s  %s\n' workload config instr/xact +instr/xact ratio check
+status=0
+for w in "${wl[@]}"; do
+	basex=
+	for c in "${cl[@]}"; do
+		tot=$(cat "$work/count.$w.$c")
+		emp=$(cat "$work/count.empty.$c")
+		perx=$(awk -v t="$tot" -v e="$emp" -v n="$nxacts" 'BEGIN { printf "%.1f", (t - e) / n }')
+		[ "$c" = base ] && basex=$perx
+		out=$work/out.check.$w.$c
+		check=""
+		ok=1
+		if has_ours "$c"; then
+			tracked=$(sed -n 's/.*tracked = "\([0-9]*\)".*/\1/p' "$out")
+			if [ "$lib" != postgres_extension ]; then
+				check="tracked: not checked (-L)"
+			elif [ "$tracked" = "$nxacts" ]; then
+				check="tracked: $tracked xacts"
+			else
+				check="tracked: ${tracked:-error} xacts, want $nxacts"
+				ok=0
+			fi
+		fi
+		qmode=$(sed -n 's/.*compute_query_id = "\([a-z]*\)".*/\1/p' "$out")
+		if grep -q 'Query Identifier' "$out"; then qid=on; else qid=off; fi
+		check="${check:+$check, }compute_query_id=${qmode:-?}, queryid $qid"
+		case $c in
+			pgss|both) [ "$qid" = on ] || ok=0 ;;
+			*) [ "$qid" = off ] || ok=0 ;;
+		esac
+		[ "$qmode" = auto ] || ok=0
+		[ $ok = 1 ] || { check="$check  CHECK FAILED"; status=1; }
+		if [ -n "$basex" ]; then
+			plus=$(awk -v p="$perx" -v b="$basex" 'BEGIN { printf "%+.1f", p - b }')
+			ratio=$(awk -v p="$perx" -v b="$basex" 'BEGIN { printf "%.4f", p / b }')
+		else
+			plus=- ratio=-
+		fi
+		printf '%-8s %-6s %12s %12s %8s  %s\n' "$w" "$c" "$perx" "$plus" "$ratio" "$check"
+	done
+done
+[ $keep = 1 ] && echo "# kept: $work"
+exit $status

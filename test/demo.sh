@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# Demo of postgres_extension: who holds the connections?
+#
+# Replays an incident on a throwaway server: the application "api" has a
+# pool of 20 connections and starves, yet every query is fast.  The cause
+# is one endpoint, POST /slack/modal, that opens a transaction it does not
+# need and calls another service (Slack) while holding it.
+# pg_stat_statements ranks the busy but innocent endpoints first;
+# pg_stat_transactions ranks the culprit first.
+#
+# Run as root on Debian 12:  bash test/demo.sh
+# It runs test/setup.sh (packages, build, install), creates a cluster in a
+# temporary directory as the user "postgres", runs the endpoints of
+# test/demo/endpoints as concurrent pgbench clients, prints the report, and
+# removes the cluster.  It exits non-zero if anything fails, including the
+# culprit not coming out first.
+#
+# Environment:
+#   DEMO_SECONDS=30           duration of the workload
+#   DEMO_WATCHDOG_SECONDS=8   duration of the watchdog step (when available)
+#   DEMO_CHART=1              0: no SVG chart (and no gnuplot-nox install)
+#   DEMO_OUTPUT_DIR=/tmp      where the SVG chart is written
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+duration=${DEMO_SECONDS:-30}
+watchdog_duration=${DEMO_WATCHDOG_SECONDS:-8}
+chart=${DEMO_CHART:-1}
+out_dir=${DEMO_OUTPUT_DIR:-/tmp}
+run_user=postgres
+culprit='POST /slack/modal'
+# statements of test/demo/slack_modal.sql, as pg_stat_statements shows them
+culprit_statements='slack_modals|u\.email|POST /slack/modal'
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo.sh: run as root (it installs packages and the extension)" >&2
+	exit 1
+fi
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "setting up (test/setup.sh)"
+bash test/setup.sh
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR:-15}/bin/pg_config}
+bindir=$("$PG_CONFIG" --bindir)
+
+# A throwaway cluster, removed on exit whatever happens.
+work=$(mktemp -d /tmp/postgres_extension-demo.XXXXXX)
+pgbench_pids=""
+cleanup() {
+	status=$?
+	trap - EXIT INT TERM
+	for pid in $pgbench_pids; do
+		kill "$pid" 2>/dev/null || true
+	done
+	if [ -f "$work/data/postmaster.pid" ]; then
+		runuser -u "$run_user" -- "$bindir/pg_ctl" -D "$work/data" -m immediate \
+			-w stop >/dev/null 2>&1 || true
+	fi
+	if [ $status -ne 0 ] && [ -f "$work/server.log" ]; then
+		echo "== demo failed (exit $status); last lines of the server log:" >&2
+		tail -n 30 "$work/server.log" >&2
+	fi
+	rm -rf "$work"
+	exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cp -a test/demo "$work/demo"
+chown -R "$run_user" "$work"
+cd "$work"
+
+# A free TCP port on loopback; clients use the socket in $work.
+port=$(perl -MIO::Socket::INET -e \
+	'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1)->sockport')
+
+say "starting a throwaway server in $work (port $port, socket in $work)"
+as_pg() { runuser -u "$run_user" -- "$@"; }
+as_pg "$bindir/initdb" -D "$work/data" -A trust -U "$run_user" -E UTF8 \
+	--locale=C >/dev/null
+cat >> "$work/data/postgresql.conf" <<EOF
+shared_preload_libraries = 'pg_stat_statements,postgres_extension'
+compute_query_id = on
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$work'
+max_connections = 40
+logging_collector = off
+EOF
+as_pg "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+
+psql_() {
+	as_pg "$bindir/psql" -h "$work" -p "$port" -U "$run_user" -d postgres -X -q \
+		-v ON_ERROR_STOP=1 "$@"
+}
+# one value
+value() { psql_ -A -t -c "$1"; }
+
+say "loading the application's data (test/demo/schema.sql)"
+psql_ -f "$work/demo/schema.sql"
+value "SELECT pg_stat_statements_reset(), pg_stat_transactions_reset()" >/dev/null
+
+# Start every endpoint of test/demo/endpoints as its own pgbench, as
+# application_name "api", for $1 seconds, in the background.
+start_workload() {
+	local secs=$1 clients script tag
+	pgbench_pids=""
+	while read -r clients script tag; do
+		case "$clients" in '#'* | '') continue ;; esac
+		as_pg env PGAPPNAME=api "$bindir/pgbench" -h "$work" -p "$port" \
+			-U "$run_user" -n -T "$secs" -c "$clients" -j 1 -f "$work/demo/$script" \
+			postgres > "$work/pgbench-$script.log" 2>&1 &
+		pgbench_pids="$pgbench_pids $!"
+	done < "$work/demo/endpoints"
+}
+wait_workload() {
+	local pid failed=0
+	for pid in $pgbench_pids; do
+		wait "$pid" || failed=1
+	done
+	pgbench_pids=""
+	if [ $failed -ne 0 ]; then
+		echo "demo.sh: a pgbench run failed:" >&2
+		tail -n 5 "$work"/pgbench-*.log >&2
+		exit 1
+	fi
+}
+
+say "replaying the incident for $duration s: 20 pooled connections of application 'api'"
+awk '!/^#/ && NF { n = $1; $1 = $2 = ""; sub(/^ +/, ""); printf "   %2d connections serving %s\n", n, $0 }' \
+	"$work/demo/endpoints"
+start_workload "$duration"
+sleep $(( duration / 2 ))
+say "halfway: what pg_stat_activity shows (the usual dashboard)"
+psql_ <<'EOF'
+SELECT count(*) AS "api sessions",
+       count(*) FILTER (WHERE state = 'active') AS active,
+       count(*) FILTER (WHERE state = 'idle in transaction') AS "idle in transaction",
+       count(*) FILTER (WHERE state = 'idle') AS idle,
+       round(1000 * extract(epoch FROM max(now() - query_start) FILTER (WHERE state = 'active')), 1)
+         AS "longest running query (ms)"
+  FROM pg_stat_activity WHERE application_name = 'api';
+EOF
+echo "   Queries are fast; sessions 'idle in transaction' come and go, and"
+echo "   pg_stat_activity does not say which request left them there."
+say "halfway: pg_stat_transactions_activity (this extension): open transactions per tag"
+psql_ <<'EOF'
+SELECT tag, count(*) AS "open transactions",
+       count(*) FILTER (WHERE state = 'idle in transaction') AS "idle in transaction"
+  FROM pg_stat_transactions_activity WHERE application_name = 'api'
+ GROUP BY tag ORDER BY 2 DESC, 1;
+EOF
+wait_workload
+
+say "pg_stat_statements, top 5 by total_exec_time: the culprit is not there"
+psql_ <<'EOF'
+SELECT rank AS "#", calls, round(total_exec_time)::bigint AS "total ms",
+       round(mean_exec_time::numeric, 2) AS "mean ms", query
+  FROM (SELECT rank() OVER (ORDER BY total_exec_time DESC) AS rank, calls,
+               total_exec_time, mean_exec_time,
+               left(regexp_replace(query, '\s+', ' ', 'g'), 64) AS query
+          FROM pg_stat_statements
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'postgres')
+           AND query !~* '^(begin|commit)') s
+ ORDER BY rank LIMIT 5;
+EOF
+psql_ -A -t -v re="$culprit_statements" -v tag="$culprit" <<'EOF'
+SELECT format('   %s''s own statements: best rank #%s of %s, %s%% of all execution time.',
+              :'tag', min(rank) FILTER (WHERE mine), count(*),
+              round((100 * sum(total_exec_time) FILTER (WHERE mine) / sum(total_exec_time))::numeric, 1))
+  FROM (SELECT rank() OVER (ORDER BY total_exec_time DESC) AS rank, total_exec_time,
+               query ~ :'re' AS mine
+          FROM pg_stat_statements
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'postgres')
+           AND query !~* '^(begin|commit)') s;
+EOF
+
+say "pg_stat_transactions, by total_hold_time: who holds the connections"
+psql_ -v secs="$duration" <<'EOF'
+SELECT tag, xacts,
+       round(total_hold_time / 1000)::bigint AS "held s",
+       round(total_active_time / 1000)::bigint AS "active s",
+       round(total_idle_time / 1000)::bigint AS "idle s",
+       round((100 * total_hold_time / sum(total_hold_time) OVER ())::numeric, 1) AS "% of conn. time",
+       round((total_hold_time / 1000 / :secs)::numeric, 1) AS "avg conns held",
+       round(p95_hold_time::numeric, 1) AS "p95 ms"
+  FROM pg_stat_transactions WHERE application_name = 'api'
+ ORDER BY total_hold_time DESC;
+EOF
+say "pg_stat_transactions, by total_idle_time: who keeps the server waiting"
+psql_ <<'EOF'
+SELECT tag, round(total_idle_time / 1000)::bigint AS "idle s",
+       round((100 * total_idle_time / nullif(sum(total_idle_time) OVER (), 0))::numeric, 1) AS "% of idle time",
+       round(max_idle_time::numeric, 1) AS "max idle ms",
+       round((total_idle_time / nullif(total_hold_time, 0) * 100)::numeric, 1) AS "% of its hold"
+  FROM pg_stat_transactions WHERE application_name = 'api'
+ ORDER BY total_idle_time DESC;
+EOF
+
+say "connection time per tag (# executing statements, - idle in transaction)"
+psql_ -A -t <<'EOF'
+WITH s AS (
+  SELECT tag, total_active_time AS a, total_idle_time AS i,
+         max(total_hold_time) OVER () AS m
+    FROM pg_stat_transactions WHERE application_name = 'api')
+SELECT format('   %-20s %6s s |%s%s', tag, round((a + i) / 1000),
+              repeat('#', round(50 * a / nullif(m, 0))::int),
+              repeat('-', round(50 * i / nullif(m, 0))::int))
+  FROM s ORDER BY a + i DESC;
+EOF
+
+# The verdict, checked: the demo fails if the story does not hold.
+top_hold=$(value "SELECT tag FROM pg_stat_transactions WHERE application_name = 'api' ORDER BY total_hold_time DESC LIMIT 1")
+top_idle=$(value "SELECT tag FROM pg_stat_transactions WHERE application_name = 'api' ORDER BY total_idle_time DESC LIMIT 1")
+top_exec=$(echo "SELECT query ~ :'re' FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 1" |
+	psql_ -A -t -v re="$culprit_statements")
+say "verdict"
+psql_ -A -t -v tag="$culprit" -v secs="$duration" <<'EOF'
+SELECT format('   %s held %s%% of the connection time in transactions (%s of 20 connections on average),'
+              || E'\n   and was executing statements for %s%% of that time: the rest it held idle,'
+              || E'\n   waiting on the client (its call to Slack).',
+              tag, round(100 * total_hold_time / (SELECT sum(total_hold_time) FROM pg_stat_transactions
+                                                  WHERE application_name = 'api')),
+              round((total_hold_time / 1000 / :secs)::numeric, 1),
+              round((100 * total_active_time / total_hold_time)::numeric, 1))
+  FROM pg_stat_transactions WHERE application_name = 'api' AND tag = :'tag';
+EOF
+if [ "$top_hold" != "$culprit" ] || [ "$top_idle" != "$culprit" ] || [ "$top_exec" != f ]; then
+	echo "demo.sh: unexpected result: top by hold '$top_hold', by idle '$top_idle'," \
+		"culprit statement first in pg_stat_statements: $top_exec" >&2
+	exit 1
+fi
+
+# An SVG chart of the same, with gnuplot (installed here if missing).
+if [ "$chart" != 0 ]; then
+	if ! command -v gnuplot >/dev/null; then
+		echo "== installing gnuplot-nox for the chart"
+		if ! { apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1 ||
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends gnuplot-nox >/dev/null; }; }; then
+			echo "   could not install gnuplot-nox; no chart (DEMO_CHART=0 skips it)" >&2
+			chart=0
+		fi
+	fi
+fi
+if [ "$chart" != 0 ]; then
+	svg="$out_dir/postgres_extension-demo.svg"
+	psql_ -A -t -F $'\t' -c "SELECT '\"' || tag || '\"', round((total_active_time / 1000)::numeric, 1),
+	        round((total_idle_time / 1000)::numeric, 1)
+	   FROM pg_stat_transactions WHERE application_name = 'api' ORDER BY total_hold_time DESC" \
+		> "$work/chart.dat"
+	gnuplot <<EOF
+set terminal svg size 800,420 dynamic font "sans,12"
+set output "$svg"
+set title "Connection time held in transactions, per tag ($duration s, pool of 20)"
+set ylabel "connection-seconds"
+set style data histograms
+set style histogram rowstacked
+set style fill solid 0.8 border -1
+set boxwidth 0.6
+set key top right
+set grid ytics
+set yrange [0:*]
+set datafile separator "\t"
+plot "$work/chart.dat" using 2:xtic(1) title "executing statements" lc rgb "#4878a8", \
+     "" using 3 title "idle in transaction (waiting on the client)" lc rgb "#d8804a"
+EOF
+	say "chart written to $svg"
+fi
+
+# Sections for features that may not exist yet: shown when their view does.
+if [ "$(value "SELECT to_regclass('pg_stat_transactions_history') IS NOT NULL")" = t ]; then
+	say "pg_stat_transactions_history: per-minute buckets"
+	if [ "$(value "SELECT count(*) FROM information_schema.columns
+	                WHERE table_name = 'pg_stat_transactions_history' AND column_name = 'application_name'")" != 0 ]; then
+		psql_ -c "SELECT * FROM pg_stat_transactions_history WHERE application_name = 'api' ORDER BY 1, 2 LIMIT 40"
+	else
+		psql_ -c "SELECT * FROM pg_stat_transactions_history ORDER BY 1, 2 LIMIT 40"
+	fi
+fi
+
+if [ "$(value "SELECT to_regclass('pg_stat_transactions_timeouts') IS NOT NULL")" = t ]; then
+	say "watchdog: log transactions of $culprit idle for more than 50 ms"
+	cat <<'EOF'
+   ALTER SYSTEM SET postgres_extension.timeout_rules = 'tag="POST /slack/modal" idle=50ms';
+   ALTER SYSTEM SET postgres_extension.timeout_action = 'log';
+   SELECT pg_reload_conf();
+EOF
+	psql_ <<'EOF'
+ALTER SYSTEM SET postgres_extension.timeout_rules = 'tag="POST /slack/modal" idle=50ms';
+ALTER SYSTEM SET postgres_extension.timeout_action = 'log';
+SELECT pg_reload_conf() \gset
+EOF
+	echo "   running the workload for $watchdog_duration s more"
+	start_workload "$watchdog_duration"
+	wait_workload
+	say "pg_stat_transactions_timeouts"
+	psql_ -c "SELECT * FROM pg_stat_transactions_timeouts"
+fi
+
+say "done; the server and $work are removed"

@@ -1,0 +1,312 @@
+# The watchdog ends sessions idle in transaction (25P03) or holding a
+# transaction (25P04) past their limits, rolls their work back, spares
+# everything else, and in timeout_action = log mode ends nothing but reports
+# each transaction once.  pg_stat_transactions_timeouts and the timeouts
+# column of pg_stat_transactions show exactly the events that happened.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+# Poll margin over the limit, in seconds, for wall-clock bounds: the
+# pg_stat_activity row goes away only once the backend has exited.
+my $MARGIN = 0.25;
+my $WATCHDOG =
+  q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'postgres_extension watchdog'};
+
+my $node = PostgreSQL::Test::Cluster->new('watchdog');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'postgres_extension'
+max_prepared_transactions = 2
+postgres_extension.timeout_rules = 'app=A idle=1s'
+});
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION postgres_extension;
+	CREATE TABLE t (app text, n int);
+});
+is($node->safe_psql('postgres', $WATCHDOG), '1', 'the watchdog runs');
+
+#### helpers ####
+
+my $marks = 0;
+
+# A psql session in the background with application_name $app, verbose
+# errors (SQLSTATE shown) and its backend pid.
+sub session
+{
+	my ($app, %opt) = @_;
+	my $s = $node->background_psql($opt{db} // 'postgres',
+		on_error_stop => 0, timeout => 60);
+	$s->query_safe(qq{\\set VERBOSITY verbose\nSET application_name = '$app'});
+	$s->{pid} = $s->query_safe('SELECT pg_backend_pid()');
+	$s->{app} = $app;
+	return $s;
+}
+
+# Send sql without waiting for it; returns a mark for wait_mark.
+sub send_sql
+{
+	my ($s, $sql) = @_;
+	my $mark = 'mark ' . ++$marks;
+	$s->{stdin} .= "$sql\n\\echo '$mark'\n";
+	$s->{run}->pump_nb while length $s->{stdin} && $s->{run}->pumpable;
+	return $mark;
+}
+
+# Wait until psql has run everything before the mark; false if psql exited
+# first.
+sub wait_mark
+{
+	my ($s, $mark) = @_;
+	until ($s->{stdout} =~ /^\Q$mark\E$/m)
+	{
+		return 0 if !$s->{run}->pumpable;
+		$s->{run}->pump;
+	}
+	return 1;
+}
+
+# Send one more statement to a session whose backend should be gone, wait
+# for psql to exit (it does when the connection is lost) and return its
+# stderr.
+sub client_error
+{
+	my ($s) = @_;
+	$s->{stdin} .= "SELECT 'still alive';\n\\q\n";
+	$s->{run}->finish;
+	return $s->{stderr};
+}
+
+# The monitor session polls pg_stat_activity cheaply.
+my $mon = $node->background_psql('postgres', timeout => 60);
+$mon->query_safe(q{SET application_name = 'monitor'});
+
+sub alive
+{
+	my ($pid) = @_;
+	return $mon->query_safe(
+		"SELECT count(*) FROM pg_stat_activity WHERE pid = $pid") eq '1';
+}
+
+# Poll until pid is gone or $deadline (absolute time) passes; returns the
+# time it was first seen gone and the last time it was seen alive.
+sub wait_gone
+{
+	my ($pid, $deadline) = @_;
+	my $last_alive;
+	while (1)
+	{
+		my $now = time;
+		return (undef, $last_alive) if $now > $deadline;
+		return ($now, $last_alive) unless alive($pid);
+		$last_alive = $now;
+		sleep 0.01;
+	}
+}
+
+sub events
+{
+	my ($where) = @_;
+	return $mon->query_safe(
+		qq{SELECT application_name, tag, kind, limit_ms, action, rule
+			 FROM pg_stat_transactions_timeouts WHERE $where ORDER BY seq});
+}
+
+sub watchdog_ok
+{
+	my ($what) = @_;
+	is($mon->query_safe($WATCHDOG), '1', "the watchdog is alive $what");
+}
+
+#### idle limit: app A ends, app B and others survive ####
+
+my $a1 = session('A');      # idle in transaction: ended
+my $b1 = session('B');      # same, no limit: survives
+my $a2 = session('A');      # active pg_sleep(3) in a transaction: survives
+my $a3 = session('A');      # idle outside a transaction: survives
+my $a4 = session('A');      # prepared its transaction, then idle: survives
+
+$a4->query_safe(q{BEGIN; INSERT INTO t VALUES ('A-prepared', 4); PREPARE TRANSACTION 'a4'});
+$a3->query_safe(q{SELECT 1});
+$b1->query_safe(q{BEGIN; INSERT INTO t VALUES ('B', 1)});
+my $a2_mark = send_sql($a2,
+	q{BEGIN; INSERT INTO t VALUES ('A-active', 2); SELECT pg_sleep(3); COMMIT;});
+$a1->query_safe(q{BEGIN; INSERT INTO t VALUES ('A', 1)});
+my $t0 = time;    # the last statement of $a1 has finished
+
+my ($gone, $last_alive) = wait_gone($a1->{pid}, $t0 + 1.5 + $MARGIN);
+ok(defined $gone, 'idle-in-transaction session of app A is ended')
+  and note sprintf('ended %.3f s after its last statement', $gone - $t0);
+ok(defined $gone && $gone - $t0 <= 1.5 + $MARGIN,
+	'... within 1.5 s (+ poll margin) of its last statement');
+ok(defined $last_alive && $last_alive - $t0 >= 0.9,
+	'... and not before its limit (alive at 0.9 s)')
+  or diag(sprintf('last seen alive at %.3f s', ($last_alive // $t0) - $t0));
+
+my $ev = $mon->query_safe(
+	qq{SELECT kind, limit_ms, elapsed_ms, action, rule, application_name
+		 FROM pg_stat_transactions_timeouts WHERE pid = $a1->{pid}});
+my ($kind, $limit, $elapsed, $action, $rule, $evapp) = split /\|/, $ev;
+is($kind,   'idle',            'event kind idle');
+is($limit,  '1000',            'event limit 1000 ms');
+is($action, 'terminated',      'event action terminated');
+is($rule,   'rule 1 "app=A idle=1s"', 'event names the rule');
+is($evapp,  'A',               'event names the application');
+ok(defined $elapsed && $elapsed >= 1000 && $elapsed < 1500,
+	"event elapsed_ms in [1000, 1500): " . ($elapsed // 'none'));
+
+my $err = client_error($a1);
+like($err, qr/FATAL:\s+25P03:/, 'client sees SQLSTATE 25P03');
+like($err, qr/idle in transaction/, 'message says idle in transaction');
+like($err, qr/1000 ms/, 'message gives the limit');
+like($err, qr/rule 1 "app=A idle=1s"/, 'message names the rule');
+unlike($err, qr/still alive/, 'the session ran nothing more');
+is($mon->query_safe(q{SELECT count(*) FROM t WHERE app = 'A'}),
+	'0', 'the ended transaction was rolled back');
+
+# the survivors, well past the limit
+ok(wait_mark($a2, $a2_mark), 'active pg_sleep(3) of app A completes');
+is($a2->{stderr}, '', '... without error (idle limit not applied while active)');
+$a2->{stderr} = '';
+is($mon->query_safe(q{SELECT count(*) FROM t WHERE app = 'A-active'}),
+	'1', '... and its transaction committed');
+
+ok(alive($b1->{pid}), 'app B idle in transaction survives');
+my ($out, $ret) = $b1->query(q{COMMIT});
+is($b1->{stderr}, '', 'app B can still COMMIT');
+is($mon->query_safe(q{SELECT count(*) FROM t WHERE app = 'B'}),
+	'1', '... and its row is there');
+
+ok(alive($a3->{pid}), 'idle session of app A outside a transaction survives');
+is($a3->query_safe(q{SELECT 42}), '42', '... and still answers');
+
+ok(alive($a4->{pid}), 'session that prepared its transaction survives');
+is($mon->query_safe(q{SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'a4'}),
+	'1', 'the prepared transaction still exists');
+$a4->query_safe(q{COMMIT PREPARED 'a4'});
+is($mon->query_safe(q{SELECT count(*) FROM t WHERE app = 'A-prepared'}),
+	'1', 'the prepared transaction commits');
+
+is(events('true'), q{A||idle|1000|terminated|rule 1 "app=A idle=1s"},
+	'exactly one event so far');
+watchdog_ok('after the idle test');
+
+#### transaction limit on a tag ####
+
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET postgres_extension.timeout_rules = 'tag=report.* xact=2s';
+	SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres',
+	q{SELECT current_setting('postgres_extension.timeout_rules') = 'tag=report.* xact=2s'})
+  or die 'reload not seen';
+sleep 0.2;    # let the watchdog take the reload too
+
+my $r1 = session('rep');    # tag report.daily: ended past 2 s
+my $r2 = session('rep');    # tag web.daily: no limit
+my $loop = join "\n", map { 'SELECT pg_sleep(0.3);' } 1 .. 12;
+my $r2_mark = send_sql($r2,
+	qq{BEGIN;\nSET LOCAL postgres_extension.tag = 'web.daily';\n}
+	  . join("\n", map { 'SELECT pg_sleep(0.3);' } 1 .. 9) . "\nCOMMIT;");
+my $tr = time;
+my $r1_mark = send_sql($r1,
+	qq{BEGIN;\nSET LOCAL postgres_extension.tag = 'report.daily';\n$loop\nCOMMIT;});
+ok(!wait_mark($r1, $r1_mark), 'transaction tagged report.daily is ended');
+my $r1_end = time - $tr;
+note sprintf('psql of report.daily exited %.3f s after BEGIN', $r1_end);
+ok($r1_end < 3.6, '... before its statements (3.6 s) would have finished');
+$err = $r1->{stderr};
+$r1->{run}->finish;
+like($err, qr/FATAL:\s+25P04:/, 'client sees SQLSTATE 25P04');
+like($err, qr/transaction limit of 2000 ms/, 'message names the transaction limit');
+like($err, qr/rule 1 "tag=report\.\* xact=2s"/, 'message names the rule');
+
+$ev = $mon->query_safe(
+	qq{SELECT kind, limit_ms, elapsed_ms, action, tag
+		 FROM pg_stat_transactions_timeouts WHERE pid = $r1->{pid}});
+($kind, $limit, $elapsed, $action, my $tag) = split /\|/, $ev;
+is($kind,   'transaction',  'event kind transaction');
+is($limit,  '2000',         'event limit 2000 ms');
+is($action, 'terminated',   'event action terminated');
+is($tag,    'report.daily', 'event names the tag');
+ok(defined $elapsed && $elapsed >= 2000 && $elapsed < 2500,
+	"event elapsed_ms in [2000, 2500): " . ($elapsed // 'none'));
+
+ok(wait_mark($r2, $r2_mark), 'the web.daily transaction of 2.7 s completes');
+is($r2->{stderr}, '', '... without error');
+watchdog_ok('after the transaction test');
+
+#### timeout_action = log ####
+
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET postgres_extension.timeout_rules = 'app=L idle=1s';
+	ALTER SYSTEM SET postgres_extension.timeout_action = 'log';
+	SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres',
+	q{SELECT current_setting('postgres_extension.timeout_action') = 'log'})
+  or die 'reload not seen';
+sleep 0.2;
+
+my $log_offset = -s $node->logfile;
+my $l1 = session('L');
+$l1->query_safe(q{BEGIN; INSERT INTO t VALUES ('L', 1)});
+sleep 3.3;    # three limit periods and more
+ok(alive($l1->{pid}), 'log mode: idle session past its limit is not ended');
+$l1->query_safe(q{COMMIT});
+is($l1->{stderr}, '', 'log mode: the session can COMMIT');
+is($mon->query_safe(q{SELECT count(*) FROM t WHERE app = 'L'}),
+	'1', 'log mode: its row is committed');
+# a second transaction, over the limit once
+$l1->query_safe(q{BEGIN; SELECT 1});
+sleep 1.4;
+$l1->query_safe(q{COMMIT});
+is($l1->{stderr}, '', 'log mode: the second transaction commits too');
+
+is( events(q{application_name = 'L'}),
+	join("\n", (q{L||idle|1000|logged|rule 1 "app=L idle=1s"}) x 2),
+	'log mode: exactly one logged event per transaction');
+my $logged = $mon->query_safe(
+	q{SELECT min(elapsed_ms) >= 1000 AND max(elapsed_ms) < 1500
+		FROM pg_stat_transactions_timeouts WHERE application_name = 'L'});
+is($logged, 't', 'log mode: elapsed_ms in [1000, 1500)');
+my $log = substr(slurp_file($node->logfile), $log_offset);
+my @would = ($log =~ /would terminate \(timeout_action = log\) process $l1->{pid}: idle in transaction/g);
+is(scalar @would, 2, 'log mode: two "would terminate" LOG lines');
+unlike($log, qr/terminating process $l1->{pid}/, 'log mode: no termination logged');
+watchdog_ok('after the log-mode test');
+
+#### what the views show ####
+
+is( $mon->query_safe(
+		q{SELECT application_name, kind, action, count(*)
+			FROM pg_stat_transactions_timeouts
+		   GROUP BY 1, 2, 3 ORDER BY 1, 2, 3}),
+	"A|idle|terminated|1\nL|idle|logged|2\nrep|transaction|terminated|1",
+	'pg_stat_transactions_timeouts: every event, once');
+
+is( $mon->query_safe(
+		q{SELECT application_name, tag, sum(timeouts)
+			FROM pg_stat_transactions
+		   WHERE application_name IN ('A', 'B', 'L', 'rep')
+		   GROUP BY 1, 2 ORDER BY 1, 2}),
+	"A||1\nB||0\nL||2\nrep||0\nrep|report.daily|1\nrep|web.daily|0",
+	'pg_stat_transactions.timeouts matches the events');
+is( $mon->query_safe(
+		q{SELECT sum(rollbacks) FROM pg_stat_transactions
+		   WHERE application_name = 'A' AND timeouts > 0}),
+	'1', 'the terminated transaction of app A counts as a rollback');
+
+# no FATAL/ERROR in the log other than those the watchdog caused
+my @bad = grep { /\b(ERROR|FATAL|PANIC):/ && !/25P0[34]|terminating connection because/ }
+  split /\n/, slurp_file($node->logfile);
+is_deeply(\@bad, [], 'no unexpected errors in the server log');
+
+$_->quit for ($b1, $a2, $a3, $a4, $r2, $l1, $mon);
+$node->stop;
+done_testing();
