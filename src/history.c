@@ -12,8 +12,10 @@
  * one "other" row: the bucket's totals stay exact.  The open bucket is
  * computed the same way when read, without moving the bases.
  *
- * The ring is protected by its own LWLock: the watchdog writes a bucket
- * holding it exclusively, readers copy rows holding it shared.
+ * The ring is protected by its own LWLock: the watchdog moves the bases
+ * and writes a bucket holding it exclusively, readers copy rows and read
+ * the open bucket holding it shared.  It is always taken before the
+ * store's lock.
  *
  * IDENTIFICATION
  *		src/history.c
@@ -63,9 +65,16 @@ typedef struct HistoryState
 static HistoryState *history = NULL;
 static LWLock *history_lock = NULL;
 
-/* Working array of the process that builds or reads a bucket. */
-static PgxtHistoryRow *work_rows = NULL;
-static int	work_capacity = 0;
+/* The rows of one bucket being built, and their room. */
+typedef struct BucketRows
+{
+	PgxtHistoryRow *rows;
+	int			count;
+	int			capacity;
+} BucketRows;
+
+/* The watchdog's rows, kept between boundaries. */
+static BucketRows watchdog_rows = {NULL, 0, 0};
 
 /*
  * Rows per bucket: the top keys and the "other" row.
@@ -165,18 +174,18 @@ pgxt_history_next_boundary(void)
 }
 
 /*
- * Delta visitor: append a key's sums to the working array.  Runs under the
+ * Delta visitor: append a key's sums to a BucketRows.  Runs under the
  * store's lock: no allocation, no error.
  */
 static void
 collect_row(const PgxtKey *key, const PgxtHistorySums *delta, void *arg)
 {
-	int		   *nrows = (int *) arg;
+	BucketRows *bucket = (BucketRows *) arg;
 	PgxtHistoryRow *row;
 
-	if (*nrows >= work_capacity)
+	if (bucket->count >= bucket->capacity)
 		return;					/* cannot happen: capacity is the store's */
-	row = &work_rows[(*nrows)++];
+	row = &bucket->rows[bucket->count++];
 	row->other = false;
 	row->userid = key->userid;
 	row->dbid = key->dbid;
@@ -202,38 +211,43 @@ row_hold_desc(const void *lhs, const void *rhs)
 }
 
 /*
- * Collect every key's sums since the last boundary into the working array
- * (moving the boundary when advance), keep the top keys and fold the rest
- * and the evicted entries into an "other" row at the end.  Returns the
- * number of rows left in the working array.
+ * Room for one bucket's rows: every entry of the store and the "other"
+ * row, allocated in context.
  */
-static int
-collect_bucket(bool advance)
+static void
+bucket_rows_init(BucketRows *bucket, MemoryContext context)
+{
+	bucket->capacity = pgxt_max_entries;
+	bucket->count = 0;
+	bucket->rows = MemoryContextAlloc(context,
+									  sizeof(PgxtHistoryRow) * (bucket->capacity + 1));
+}
+
+/*
+ * Collect every key's sums since the last boundary into bucket (moving the
+ * boundary when advance), keep the top keys and fold the rest and the
+ * entries evicted meanwhile into an "other" row at the end.
+ */
+static void
+collect_bucket(bool advance, BucketRows *bucket)
 {
 	PgxtHistorySums evicted;
 	PgxtHistoryRow other;
-	int			nrows = 0;
 	int			keep;
 	int			i;
 
-	if (work_rows == NULL)
-	{
-		work_capacity = pgxt_max_entries;
-		work_rows = MemoryContextAlloc(TopMemoryContext,
-									   sizeof(PgxtHistoryRow) * (work_capacity + 1));
-	}
+	bucket->count = 0;
+	pgxt_store_history_deltas(advance, collect_row, bucket, &evicted);
 
-	pgxt_store_history_deltas(advance, collect_row, &nrows, &evicted);
-
-	qsort(work_rows, nrows, sizeof(PgxtHistoryRow), row_hold_desc);
-	keep = Min(nrows, history->keys);
+	qsort(bucket->rows, bucket->count, sizeof(PgxtHistoryRow), row_hold_desc);
+	keep = Min(bucket->count, history->keys);
 
 	memset(&other, 0, sizeof(other));
 	other.other = true;
 	other.sums = evicted;
-	for (i = keep; i < nrows; i++)
+	for (i = keep; i < bucket->count; i++)
 	{
-		PgxtHistorySums *s = &work_rows[i].sums;
+		PgxtHistorySums *s = &bucket->rows[i].sums;
 
 		other.sums.xacts += s->xacts;
 		other.sums.rollbacks += s->rollbacks;
@@ -244,14 +258,15 @@ collect_bucket(bool advance)
 		other.sums.timeouts += s->timeouts;
 	}
 	if (other.sums.xacts != 0 || other.sums.timeouts != 0)
-		work_rows[keep++] = other;
-	return keep;
+		bucket->rows[keep++] = other;
+	bucket->count = keep;
 }
 
 /*
  * Close the open bucket if its boundary has passed.  Called by the
- * watchdog; takes the ring's lock exclusively to write the bucket.  After
- * a long stop the one bucket closed covers the whole gap.
+ * watchdog; takes the ring's lock exclusively, then the store's lock
+ * shared to move the entries' bases.  After a long stop the one bucket
+ * closed covers the whole gap.
  */
 void
 pgxt_history_tick(TimestampTz now)
@@ -265,15 +280,19 @@ pgxt_history_tick(TimestampTz now)
 		return;
 
 	boundary = boundary_after(now, history->interval_us) - history->interval_us;
-	nrows = collect_bucket(true);
+	if (watchdog_rows.rows == NULL)
+		bucket_rows_init(&watchdog_rows, TopMemoryContext);
 
+	/* readers see the bases move and the bucket appear at once */
 	LWLockAcquire(history_lock, LW_EXCLUSIVE);
+	collect_bucket(true, &watchdog_rows);
+	nrows = watchdog_rows.count;
 	slot = (int) (history->closed % history->size);
 	bucket = &history_buckets()[slot];
 	bucket->start = history->open_start;
 	bucket->end = boundary;
 	bucket->nrows = nrows;
-	memcpy(history_rows(slot), work_rows, sizeof(PgxtHistoryRow) * nrows);
+	memcpy(history_rows(slot), watchdog_rows.rows, sizeof(PgxtHistoryRow) * nrows);
 	history->closed++;
 	history->open_start = boundary;
 	history->next_boundary = boundary + history->interval_us;
@@ -283,19 +302,22 @@ pgxt_history_tick(TimestampTz now)
 /*
  * Call visitor for every row of every closed bucket, oldest first, then
  * for the rows of the open bucket (its end is the planned boundary).
- * Takes the ring's lock shared while visiting closed buckets.
+ * Takes the ring's lock shared, then the store's lock to read the open
+ * bucket, so that a boundary passing meanwhile cannot hide or double a
+ * transaction.
  */
 void
 pgxt_history_foreach(PgxtHistoryVisitor visitor, void *arg)
 {
 	TimestampTz open_start;
 	TimestampTz open_end;
+	BucketRows	open_rows;
 	uint64		closed;
 	int			count;
-	int			nrows;
 	int			i;
 	int			j;
 
+	bucket_rows_init(&open_rows, CurrentMemoryContext);
 	LWLockAcquire(history_lock, LW_SHARED);
 	closed = history->closed;
 	count = (int) Min(closed, (uint64) history->size);
@@ -310,11 +332,11 @@ pgxt_history_foreach(PgxtHistoryVisitor visitor, void *arg)
 	}
 	open_start = history->open_start;
 	open_end = history->next_boundary;
+	collect_bucket(false, &open_rows);
+	for (j = 0; j < open_rows.count; j++)
+		visitor(open_start, open_end, &open_rows.rows[j], arg);
 	LWLockRelease(history_lock);
-
-	nrows = collect_bucket(false);
-	for (j = 0; j < nrows; j++)
-		visitor(open_start, open_end, &work_rows[j], arg);
+	pfree(open_rows.rows);
 }
 
 /*

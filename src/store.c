@@ -121,7 +121,6 @@ pgxt_store_startup(void)
 	bool		slots_found;
 	bool		scratch_found;
 	HASHCTL		info;
-	int			i;
 
 	pgxt_shared = NULL;
 	pgxt_hash = NULL;
@@ -149,6 +148,8 @@ pgxt_store_startup(void)
 	}
 	if (!slots_found)
 	{
+		int			i;
+
 		memset(pgxt_slots, 0, slots_size(pgxt_nslots));
 		for (i = 0; i < pgxt_nslots; i++)
 			SpinLockInit(&pgxt_slots[i].mutex);

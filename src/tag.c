@@ -72,15 +72,19 @@ static bool
 find_comment(const char *text, int length, const char **body, int *body_len)
 {
 	const char *start = text;
-	const char *end = text + length;
+	const char *end;
 	const char *p;
 
-	while (start < end && is_space(*start))
+	while (length > 0 && is_space(*start))
+	{
 		start++;
-	while (end > start && (is_space(end[-1]) || end[-1] == ';'))
-		end--;
-	if (end - start < 4)
+		length--;
+	}
+	while (length > 0 && (is_space(start[length - 1]) || start[length - 1] == ';'))
+		length--;
+	if (length < 4)
 		return false;
+	end = start + length;
 
 	/* a comment that opens the statement */
 	if (start[0] == '/' && start[1] == '*')

@@ -216,7 +216,7 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 	Tuplestorestate *tupstore;
 	Oid			reader = GetUserId();
 	bool		read_all;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz read_time = GetCurrentTimestamp();
 	int			nslots;
 	int			i;
 
@@ -245,10 +245,10 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 			continue;
 
 		visible = read_all || copy.userid == reader;
-		hold_us = Max(now - copy.xact_start, 0);
+		hold_us = Max(read_time - copy.xact_start, 0);
 		active_us = copy.active_us;
-		if (copy.state == PGXT_STATE_ACTIVE && now > copy.state_since)
-			active_us += now - copy.state_since;
+		if (copy.state == PGXT_STATE_ACTIVE && read_time > copy.state_since)
+			active_us += read_time - copy.state_since;
 		active_us = Min(active_us, hold_us);
 		state = copy.state == PGXT_STATE_ACTIVE ? "active" :
 			copy.state == PGXT_STATE_IDLE ? "idle in transaction" :
@@ -346,14 +346,14 @@ pg_stat_transactions_histogram_1_0(PG_FUNCTION_ARGS)
 	{
 		Datum		values[HISTOGRAM_COLS_V1_0];
 		bool		nulls[HISTOGRAM_COLS_V1_0] = {false, false, false};
-		double		lower;
-		double		upper;
+		double		lower_us;
+		double		upper_us;
 
 		if (counters->hist[i] == 0)
 			continue;
-		pgxt_hist_bounds(i, &lower, &upper);
-		values[0] = ms_datum(lower);
-		values[1] = ms_datum(upper);
+		pgxt_hist_bounds(i, &lower_us, &upper_us);
+		values[0] = ms_datum(lower_us);
+		values[1] = ms_datum(upper_us);
 		values[2] = Int64GetDatum((int64) counters->hist[i]);
 		tuplestore_putvalues(tupstore, tupdesc, values, nulls);
 	}

@@ -17,15 +17,14 @@
 #
 # Environment:
 #   DEMO_SECONDS=30           duration of the workload
-#   DEMO_WATCHDOG_SECONDS=8   duration of the watchdog step (when available)
+#   DEMO_WATCHDOG_SECONDS=6   duration of the watchdog step (when available)
 #   DEMO_CHART=1              0: no SVG chart (and no gnuplot-nox install)
 #   DEMO_OUTPUT_DIR=/tmp      where the SVG chart is written
 set -euo pipefail
 cd "$(dirname "$0")/.."
-top=$(pwd)
 
 duration=${DEMO_SECONDS:-30}
-watchdog_duration=${DEMO_WATCHDOG_SECONDS:-8}
+watchdog_duration=${DEMO_WATCHDOG_SECONDS:-6}
 chart=${DEMO_CHART:-1}
 out_dir=${DEMO_OUTPUT_DIR:-/tmp}
 run_user=postgres
@@ -105,9 +104,9 @@ value "SELECT pg_stat_statements_reset(), pg_stat_transactions_reset()" >/dev/nu
 # Start every endpoint of test/demo/endpoints as its own pgbench, as
 # application_name "api", for $1 seconds, in the background.
 start_workload() {
-	local secs=$1 clients script tag
+	local secs=$1 clients script _tag
 	pgbench_pids=""
-	while read -r clients script tag; do
+	while read -r clients script _tag; do
 		case "$clients" in '#'* | '') continue ;; esac
 		as_pg env PGAPPNAME=api "$bindir/pgbench" -h "$work" -p "$port" \
 			-U "$run_user" -n -T "$secs" -c "$clients" -j 1 -f "$work/demo/$script" \
@@ -128,7 +127,8 @@ wait_workload() {
 	fi
 }
 
-say "replaying the incident for $duration s: 20 pooled connections of application 'api'"
+pool=$(awk '!/^#/ && NF { n += $1 } END { print n }' "$work/demo/endpoints")
+say "replaying the incident for $duration s: $pool pooled connections of application 'api'"
 awk '!/^#/ && NF { n = $1; $1 = $2 = ""; sub(/^ +/, ""); printf "   %2d connections serving %s\n", n, $0 }' \
 	"$work/demo/endpoints"
 start_workload "$duration"
@@ -139,7 +139,7 @@ SELECT count(*) AS "api sessions",
        count(*) FILTER (WHERE state = 'active') AS active,
        count(*) FILTER (WHERE state = 'idle in transaction') AS "idle in transaction",
        count(*) FILTER (WHERE state = 'idle') AS idle,
-       round(1000 * extract(epoch FROM max(now() - query_start) FILTER (WHERE state = 'active')), 1)
+       coalesce(round(1000 * extract(epoch FROM max(now() - query_start) FILTER (WHERE state = 'active')), 1), 0)
          AS "longest running query (ms)"
   FROM pg_stat_activity WHERE application_name = 'api';
 EOF
@@ -217,13 +217,13 @@ top_idle=$(value "SELECT tag FROM pg_stat_transactions WHERE application_name = 
 top_exec=$(echo "SELECT query ~ :'re' FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 1" |
 	psql_ -A -t -v re="$culprit_statements")
 say "verdict"
-psql_ -A -t -v tag="$culprit" -v secs="$duration" <<'EOF'
-SELECT format('   %s held %s%% of the connection time in transactions (%s of 20 connections on average),'
+psql_ -A -t -v tag="$culprit" -v secs="$duration" -v pool="$pool" <<'EOF'
+SELECT format('   %s held %s%% of the connection time in transactions (%s of %s connections on average),'
               || E'\n   and was executing statements for %s%% of that time: the rest it held idle,'
               || E'\n   waiting on the client (its call to Slack).',
               tag, round(100 * total_hold_time / (SELECT sum(total_hold_time) FROM pg_stat_transactions
                                                   WHERE application_name = 'api')),
-              round((total_hold_time / 1000 / :secs)::numeric, 1),
+              round((total_hold_time / 1000 / :secs)::numeric, 1), :pool,
               round((100 * total_active_time / total_hold_time)::numeric, 1))
   FROM pg_stat_transactions WHERE application_name = 'api' AND tag = :'tag';
 EOF
@@ -237,10 +237,11 @@ fi
 if [ "$chart" != 0 ]; then
 	if ! command -v gnuplot >/dev/null; then
 		echo "== installing gnuplot-nox for the chart"
+		export DEBIAN_FRONTEND=noninteractive
 		if ! { apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1 ||
-			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				--no-install-recommends gnuplot-nox >/dev/null; }; }; then
-			echo "   could not install gnuplot-nox; no chart (DEMO_CHART=0 skips it)" >&2
+			{ apt-get update -qq &&
+				apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null; }; }; then
+			echo "   could not install gnuplot-nox: no chart (DEMO_CHART=0 skips it)" >&2
 			chart=0
 		fi
 	fi
@@ -251,53 +252,48 @@ if [ "$chart" != 0 ]; then
 	        round((total_idle_time / 1000)::numeric, 1)
 	   FROM pg_stat_transactions WHERE application_name = 'api' ORDER BY total_hold_time DESC" \
 		> "$work/chart.dat"
-	gnuplot <<EOF
-set terminal svg size 800,420 dynamic font "sans,12"
-set output "$svg"
-set title "Connection time held in transactions, per tag ($duration s, pool of 20)"
-set ylabel "connection-seconds"
-set style data histograms
-set style histogram rowstacked
-set style fill solid 0.8 border -1
-set boxwidth 0.6
-set key top right
-set grid ytics
-set yrange [0:*]
-set datafile separator "\t"
-plot "$work/chart.dat" using 2:xtic(1) title "executing statements" lc rgb "#4878a8", \
-     "" using 3 title "idle in transaction (waiting on the client)" lc rgb "#d8804a"
-EOF
+	gnuplot -e "datafile='$work/chart.dat'; outfile='$svg'; secs=$duration; pool=$pool" \
+		"$work/demo/chart.gp"
 	say "chart written to $svg"
 fi
 
 # Sections for features that may not exist yet: shown when their view does.
 if [ "$(value "SELECT to_regclass('pg_stat_transactions_history') IS NOT NULL")" = t ]; then
-	say "pg_stat_transactions_history: per-minute buckets"
-	if [ "$(value "SELECT count(*) FROM information_schema.columns
-	                WHERE table_name = 'pg_stat_transactions_history' AND column_name = 'application_name'")" != 0 ]; then
-		psql_ -c "SELECT * FROM pg_stat_transactions_history WHERE application_name = 'api' ORDER BY 1, 2 LIMIT 40"
-	else
-		psql_ -c "SELECT * FROM pg_stat_transactions_history ORDER BY 1, 2 LIMIT 40"
-	fi
+	say "pg_stat_transactions_history: the same, per time bucket"
+	psql_ <<'EOF'
+SELECT to_char(bucket_start, 'HH24:MI:SS') AS "bucket start", tag, xacts,
+       round((total_hold_time / 1000)::numeric, 1) AS "held s",
+       round((total_idle_time / 1000)::numeric, 1) AS "idle s",
+       round(max_hold_time::numeric, 1) AS "max hold ms"
+  FROM pg_stat_transactions_history
+ WHERE application_name = 'api'
+ ORDER BY bucket_start, total_hold_time DESC;
+EOF
 fi
 
 if [ "$(value "SELECT to_regclass('pg_stat_transactions_timeouts') IS NOT NULL")" = t ]; then
-	say "watchdog: log transactions of $culprit idle for more than 50 ms"
-	cat <<'EOF'
-   ALTER SYSTEM SET postgres_extension.timeout_rules = 'tag="POST /slack/modal" idle=50ms';
-   ALTER SYSTEM SET postgres_extension.timeout_action = 'log';
-   SELECT pg_reload_conf();
-EOF
-	psql_ <<'EOF'
-ALTER SYSTEM SET postgres_extension.timeout_rules = 'tag="POST /slack/modal" idle=50ms';
+	say "watchdog, log mode: report transactions of $culprit idle for over 50 ms"
+	sql="ALTER SYSTEM SET postgres_extension.timeout_rules = 'tag=\"POST /slack/modal\" idle=50ms';
 ALTER SYSTEM SET postgres_extension.timeout_action = 'log';
-SELECT pg_reload_conf() \gset
-EOF
-	echo "   running the workload for $watchdog_duration s more"
+SELECT pg_reload_conf();"
+	while IFS= read -r line; do echo "   $line"; done <<< "$sql"
+	echo "$sql" | psql_ -A -t >/dev/null
+	echo "   and the workload again for $watchdog_duration s"
 	start_workload "$watchdog_duration"
 	wait_workload
-	say "pg_stat_transactions_timeouts"
-	psql_ -c "SELECT * FROM pg_stat_transactions_timeouts"
+	say "pg_stat_transactions_timeouts, per tag (the ring keeps the most recent events)"
+	psql_ <<'EOF'
+SELECT application_name, tag, kind, action, count(*) AS events,
+       round(min(elapsed_ms)::numeric, 1) AS "min elapsed ms",
+       round(max(elapsed_ms)::numeric, 1) AS "max elapsed ms"
+  FROM pg_stat_transactions_timeouts GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC;
+EOF
+	say "SELECT * FROM pg_stat_transactions_timeouts (the latest 3)"
+	psql_ -c "SELECT * FROM pg_stat_transactions_timeouts ORDER BY seq DESC LIMIT 3"
+	if grep -qF "$culprit" "$work/server.log"; then
+		say "the server log (first 2 lines about $culprit)"
+		{ grep -F "$culprit" "$work/server.log" | grep -v 'STATEMENT:' | head -n 2 | cut -c 1-220; } || true
+	fi
 fi
 
 say "done; the server and $work are removed"

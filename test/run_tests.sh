@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
-bash test/setup.sh
+EXTRA_PACKAGES="prometheus-postgres-exporter ${EXTRA_PACKAGES:-}" bash test/setup.sh
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR:-15}/bin/pg_config}
 
 run_user=${RUN_USER:-postgres}
@@ -18,6 +18,9 @@ trap 'rm -rf "$work"' EXIT
 cp -a "$top/." "$work/tree"
 rm -rf "$work/tree/.git"
 chown -R "$run_user" "$work"
+
+lint_status=0
+bash test/lint.sh || lint_status=$?
 
 tap=1
 [ "${TAP_TESTS:-1}" = 0 ] && tap=
@@ -39,13 +42,14 @@ fi
 regress_ok=$(grep -cE '^(ok|test) .*\.\.\. ok' "$work/output.txt" || true)
 regress_bad=$(grep -cE '\.\.\. FAILED' "$work/output.txt" || true)
 tap_files=$(grep -E '^Files=' "$work/output.txt" | sed 's/Files=\([0-9]*\).*/\1/' || true)
-tap_bad=$(grep -cE '^test/t/.*(Failed|Dubious)' "$work/output.txt" || true)
+tap_bad=$(grep -cE '^test/t/[^ ]+\.pl +\(Wstat' "$work/output.txt" || true)
 tap_ok=$(( ${tap_files:-0} - tap_bad ))
 echo
-echo "pg_regress: $regress_ok passed, $regress_bad failed; TAP files: $tap_ok passed, $tap_bad failed"
-if [ $status -eq 0 ]; then
-	echo "suite: $(( regress_ok + tap_ok )) passed, 0 failed"
-else
-	echo "suite: $(( regress_ok + tap_ok )) passed, $(( regress_bad + tap_bad > 0 ? regress_bad + tap_bad : 1 )) failed"
+lint_ok=$(( lint_status == 0 ? 1 : 0 ))
+echo "lint: $lint_ok passed, $(( 1 - lint_ok )) failed; pg_regress: $regress_ok passed, $regress_bad failed; TAP files: $tap_ok passed, $tap_bad failed"
+failed=$(( regress_bad + tap_bad + 1 - lint_ok ))
+if [ $status -ne 0 ] && [ $failed -eq 0 ]; then
+	failed=1
 fi
-exit $status
+echo "suite: $(( regress_ok + tap_ok + lint_ok )) passed, $failed failed"
+[ $failed -eq 0 ]

@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib
-	libipc-run-perl make gcc ${EXTRA_PACKAGES:-}"
+	libipc-run-perl make gcc cppcheck ${EXTRA_PACKAGES:-}"
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

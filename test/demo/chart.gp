@@ -1,10 +1,10 @@
 # Stacked bars of connection time per tag, from a tab-separated file of
 # "tag<TAB>active seconds<TAB>idle seconds" lines.  Used by test/demo.sh:
-#   gnuplot -e "datafile='chart.dat'; outfile='chart.svg'; secs=30" chart.gp
+#   gnuplot -e "datafile='chart.dat'; outfile='chart.svg'; secs=30; pool=20" chart.gp
 if (!exists("term")) term = "svg size 900,460 dynamic font 'sans,12'"
 set terminal @term
 set output outfile
-set title sprintf("Connection time held in transactions per tag, application api (%d s, pool of 20)", secs)
+set title sprintf("Connection time held in transactions per tag, application api (%d s, pool of %d)", secs, pool)
 set ylabel "connection-seconds"
 set style data histograms
 set style histogram rowstacked

@@ -1,0 +1,209 @@
+# The Prometheus wiring: the real prometheus-postgres-exporter (Debian
+# package) with test/prometheus/queries.yaml, scraped after a known
+# workload.  The counters must equal what ran, the histogram must be
+# cumulative, and keys beyond the top 20 must fold into "other".
+# Skipped when the exporter is not installed.
+use strict;
+use warnings;
+use FindBin;
+use HTTP::Tiny;
+use IPC::Run;
+use Time::HiRes qw(usleep);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $exporter = '/usr/bin/prometheus-postgres-exporter';
+plan skip_all => "$exporter is not installed (package prometheus-postgres-exporter)"
+  unless -x $exporter;
+
+my $queries = "$FindBin::RealBin/../prometheus/queries.yaml";
+
+my $node = PostgreSQL::Test::Cluster->new('prometheus');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'postgres_extension'\n");
+$node->start;
+$node->safe_psql(
+	'postgres', q{
+CREATE EXTENSION postgres_extension;
+CREATE TABLE t (id int PRIMARY KEY, n int);
+INSERT INTO t SELECT g, 0 FROM generate_series(1, 10) g;
+-- the exporter's role, as recommended: not a superuser, with pg_monitor
+CREATE ROLE exporter LOGIN;
+GRANT pg_monitor TO exporter;
+SELECT pg_stat_transactions_reset();
+});
+
+# The workload, one session per application.
+sub run_as
+{
+	my ($app, $sql) = @_;
+	$node->safe_psql('postgres', $sql,
+		connstr => $node->connstr('postgres') . " application_name=$app");
+}
+
+# shop/checkout: 10 commits holding 20 ms each, 2 rollbacks
+run_as('shop',
+	    "BEGIN; SET LOCAL postgres_extension.tag = 'checkout'; SELECT pg_sleep(0.02); COMMIT;\n"
+	  x 10
+	  . "BEGIN; SET LOCAL postgres_extension.tag = 'checkout'; SELECT 1; ROLLBACK;\n" x 2);
+# shop/cart: 25 single statements of 10 ms or more, tagged by a comment
+run_as('shop', "SELECT pg_sleep(0.01) /* tag='cart' */;\n" x 25);
+# worker/sync: 5 transactions idle 50 ms or more (the client sleeps).  psql
+# reads this script from a file: fed through a pipe by safe_psql, it
+# stopped after the first \! here.
+my $worker_sql = $node->basedir . '/worker.sql';
+my $one_sync = "BEGIN;\nSET LOCAL postgres_extension.tag = 'sync';\n"
+  . "UPDATE t SET n = n + 1 WHERE id = 1;\n\\! sleep 0.05\nCOMMIT;\n";
+PostgreSQL::Test::Utils::append_to_file($worker_sql, $one_sync x 5);
+$node->command_ok(
+	[
+		'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d',
+		$node->connstr('postgres') . ' application_name=worker',
+		'-f', $worker_sql
+	],
+	'worker/sync ran');
+# noise/n01..n25: 25 keys of one short transaction each, to be folded
+run_as('noise', join('', map { sprintf("SELECT 1 /* tag='n%02d' */;\n", $_) } 1 .. 25));
+
+# Start the exporter on a free loopback port.
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+my $log = $node->basedir . '/exporter.log';
+my $dsn = sprintf('host=%s port=%d user=exporter dbname=postgres sslmode=disable',
+	$node->host, $node->port);
+my @cmd = (
+	$exporter, "--web.listen-address=127.0.0.1:$port",
+	"--extend.query-path=$queries", '--disable-default-metrics',
+	'--disable-settings-metrics', '--no-collector.database',
+	'--no-collector.bgwriter', '--log.level=info');
+note "exporter: @cmd";
+my $h;
+{
+	local $ENV{DATA_SOURCE_NAME} = $dsn;
+	$h = IPC::Run::start(\@cmd, '<', \undef, '>', $log, '2>&1');
+}
+
+my $http = HTTP::Tiny->new(timeout => 10);
+my $url = "http://127.0.0.1:$port/metrics";
+my $body;
+for (1 .. 60)
+{
+	my $res = $http->get($url);
+	if ($res->{success} && $res->{content} =~ /^pg_up 1$/m)
+	{
+		$body = $res->{content};
+		last;
+	}
+	usleep(500_000);
+}
+ok(defined $body, 'the exporter serves metrics and reaches the server')
+  or diag(slurp_file($log));
+$body //= '';
+
+# Parse the exposition format: name => [ { labels }, value ], ...
+my %series;
+for my $line (split /\n/, $body)
+{
+	next if $line =~ /^#/ || $line !~ /\S/;
+	my ($name, $labels, $value) = $line =~ /^(\w+)(?:\{(.*)\})?\s+(\S+)$/
+	  or next;
+	my %l;
+	while (defined $labels && $labels =~ /(\w+)="((?:[^"\\]|\\.)*)"/g)
+	{
+		$l{$1} = $2;
+	}
+	push @{ $series{$name} }, [ \%l, $value ];
+}
+
+# The value of one series of a metric, chosen by labels.
+sub value_of
+{
+	my ($name, %want) = @_;
+	my @hits = grep {
+		my $l = $_->[0];
+		!grep { ($l->{$_} // "\0") ne $want{$_} } keys %want
+	} @{ $series{$name} || [] };
+	return undef unless @hits == 1;
+	return $hits[0][1];
+}
+
+is(value_of('pg_exporter_user_queries_load_error'), 0, 'the query file loads');
+is(value_of('pg_exporter_last_scrape_error'), 0, 'the scrape has no error');
+unlike(slurp_file($log), qr/level=(error|warn)|Error running query/i,
+	'the exporter logged no error');
+
+my %checkout = (application_name => 'shop', tag => 'checkout');
+my %cart = (application_name => 'shop', tag => 'cart');
+my %sync = (application_name => 'worker', tag => 'sync');
+
+is(value_of('pg_stat_transactions_xacts_total', %checkout), 12, 'checkout: 12 transactions');
+is(value_of('pg_stat_transactions_commits_total', %checkout), 10, 'checkout: 10 commits');
+is(value_of('pg_stat_transactions_rollbacks_total', %checkout), 2, 'checkout: 2 rollbacks');
+is(value_of('pg_stat_transactions_xacts_total', %cart), 25, 'cart: 25 transactions');
+is(value_of('pg_stat_transactions_statements_total', %cart), 25, 'cart: 25 statements');
+is(value_of('pg_stat_transactions_xacts_total', %sync), 5, 'sync: 5 transactions');
+is(value_of('pg_stat_transactions_timeouts_total', %sync), 0, 'sync: no timeouts');
+
+cmp_ok(value_of('pg_stat_transactions_hold_seconds_total', %checkout),
+	'>=', 0.2, 'checkout held 0.2 s or more');
+cmp_ok(value_of('pg_stat_transactions_hold_seconds_total', %cart),
+	'>=', 0.25, 'cart held 0.25 s or more');
+cmp_ok(value_of('pg_stat_transactions_active_seconds_total', %cart),
+	'>=', 0.25, 'cart was active 0.25 s or more');
+cmp_ok(value_of('pg_stat_transactions_idle_seconds_total', %sync),
+	'>=', 0.25, 'sync was idle 0.25 s or more');
+cmp_ok(value_of('pg_stat_transactions_idle_seconds_total', %sync),
+	'<=', value_of('pg_stat_transactions_hold_seconds_total', %sync),
+	'sync: idle is part of hold');
+
+# The histogram of cart: every transaction took 10 ms or more.
+my @les = qw(0.001 0.005 0.01 0.05 0.1 0.5 1 5 +Inf);
+my @cart_buckets =
+  map { value_of('pg_stat_transactions_hold_seconds_bucket', %cart, le => $_) } @les;
+is(scalar(grep { defined } @cart_buckets), scalar(@les), 'cart has every le bucket');
+is_deeply([ @cart_buckets[ 0 .. 2 ] ], [ 0, 0, 0 ], 'cart: nothing at or below 10 ms');
+is($cart_buckets[6], 25, 'cart: all 25 at or below 1 s');
+is($cart_buckets[-1], 25, 'cart: le="+Inf" counts all 25');
+is(value_of('pg_stat_transactions_hold_seconds_count', %cart), 25, 'cart: _count is 25');
+cmp_ok(
+	abs(value_of('pg_stat_transactions_hold_seconds_sum', %cart)
+		  - value_of('pg_stat_transactions_hold_seconds_total', %cart)),
+	'<', 1e-6, 'cart: _sum equals hold_seconds_total');
+
+# Every histogram is cumulative and ends at its count.
+my $cumulative = 1;
+for my $s (@{ $series{pg_stat_transactions_hold_seconds_count} || [] })
+{
+	my %key = map { $_ => $s->[0]{$_} } qw(application_name tag);
+	my @b = map { value_of('pg_stat_transactions_hold_seconds_bucket', %key, le => $_) // -1 } @les;
+	for my $i (1 .. $#b)
+	{
+		$cumulative = 0 if $b[$i] < $b[ $i - 1 ];
+	}
+	$cumulative = 0 if $b[0] < 0 || $b[-1] != $s->[1];
+}
+ok($cumulative, 'every histogram is cumulative and its +Inf bucket is its count');
+
+# Bounded labels: 20 pairs and "other".
+my @pairs = map { "$_->[0]{application_name}/$_->[0]{tag}" }
+  @{ $series{pg_stat_transactions_xacts_total} || [] };
+my %seen;
+is(scalar(grep { !$seen{$_}++ } @pairs), scalar(@pairs), 'label pairs are unique');
+is(scalar(@pairs), 21, '21 label pairs: the top 20 and other');
+my $other = value_of('pg_stat_transactions_xacts_total',
+	application_name => 'other', tag => 'other');
+ok(defined $other, 'the rest is folded into application_name="other", tag="other"');
+my $noise_shown = grep { m{^noise/} } @pairs;
+cmp_ok($noise_shown, '<=', 17, 'most noise keys are folded');
+cmp_ok($other // 0, '>=', 25 - $noise_shown, 'other counts the folded noise transactions');
+is(scalar(grep { m{^noise/} && value_of('pg_stat_transactions_xacts_total',
+	application_name => 'noise', tag => substr($_, 6)) != 1 } @pairs),
+	0, 'each noise key shown counts its one transaction');
+
+cmp_ok(value_of('pg_stat_transactions_info_deallocations_total'), '==', 0,
+	'no key was evicted');
+
+$h->kill_kill;
+$node->stop;
+done_testing();
