@@ -41,11 +41,14 @@ COMMIT;
 START TRANSACTION;
 COMMIT;
 
--- errors: an implicit one, a failed block closed by ROLLBACK, another
+-- errors: implicit ones, a failed block closed by ROLLBACK, another
 -- closed by COMMIT (which rolls back); a statement refused in a failed
 -- block is not counted
 SET application_name = 't_errors';
 SELECT 1 / (id - id) FROM acct WHERE id = 1;
+-- failing in the parser or the planner: a rollback without statements
+SELECT * FROM no_such_table;
+SELECT 1 / 0;
 BEGIN;
 SELECT 1;
 SELECT 1 / (id - id) FROM acct WHERE id = 1;

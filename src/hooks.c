@@ -771,7 +771,20 @@ pgxt_xact_callback(XactEvent event, void *arg)
 	TimestampTz now;
 
 	if (!xact.open)
+	{
+		/*
+		 * A transaction that failed before any statement reached the
+		 * executor (a parse or planning error, a failed Bind) still held
+		 * the connection: count it as a rollback without statements.
+		 */
+		if (event == XACT_EVENT_ABORT && backend_tracked && nesting_level == 0)
+		{
+			xact_open(GetCurrentTransactionStartTimestamp());
+			if (xact.open)
+				xact_finish(false, GetCurrentTimestamp(), true);
+		}
 		return;
+	}
 
 	switch (event)
 	{

@@ -40,6 +40,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
@@ -321,18 +322,19 @@ watchdog_pass(TimestampTz now)
 /*
  * Entry point of the worker: connect to no database (so that
  * pg_stat_activity shows it), then pass over the slots and sleep until the
- * next deadline, a reload or shutdown.
+ * next deadline, a reload or a shutdown request (SIGTERM).
  */
 void
 pgxt_watchdog_main(Datum main_arg)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
 	ereport(LOG, (errmsg("%s watchdog started", PGXT_NAME)));
 
-	for (;;)
+	while (!ShutdownRequestPending)
 	{
 		TimestampTz now;
 		TimestampTz next_deadline;
@@ -364,6 +366,13 @@ pgxt_watchdog_main(Datum main_arg)
 						 sleep_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+
+	/*
+	 * Exit code 1: the postmaster restarts the worker unless the server is
+	 * shutting down, so a pg_terminate_backend() of it does not end the
+	 * watchdog for good.
+	 */
+	proc_exit(1);
 }
 
 /*

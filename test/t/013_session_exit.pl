@@ -56,7 +56,7 @@ sub activity
 sub stats_after_exit
 {
 	my ($app, $xacts) = @_;
-	$node->poll_query_until('postgres',
+	pgxt_poll($node,
 		"SELECT coalesce(sum(xacts), 0) FROM pg_stat_transactions WHERE application_name = '$app'",
 		$xacts)
 	  or diag("no $xacts transactions recorded for $app");

@@ -3,7 +3,8 @@
 # created is either still there or counted in pg_stat_transactions_info's
 # dealloc.  Then pgbench clients create random tags concurrently while
 # entries are evicted: every transaction succeeds, the store stays within
-# its bound, and the server logs no error or warning.
+# its bound, a busy key running alongside keeps exact counts, and the
+# server logs no error or warning.
 use strict;
 use warnings;
 use FindBin;
@@ -55,43 +56,113 @@ my @bad = grep {
 ok(scalar(keys %$serial) > 0, 'some tags survived (' . scalar(keys %$serial) . ')');
 is_deeply(\@bad, [], 'each surviving tag has one transaction, one statement');
 
+# Start pgbench on script $file under application_name $app; returns the
+# IPC::Run handle and refs to its stdout and stderr.
+sub pgbench_start
+{
+	my ($app, $file, @opts) = @_;
+	my ($stdout, $stderr) = ('', '');
+	local $ENV{PGAPPNAME} = $app;
+	my $h = IPC::Run::start(
+		[
+			'pgbench', '-n', '-h', $node->host, '-p', $node->port,
+			@opts, '-f', $file, 'postgres'
+		],
+		'>', \$stdout, '2>', \$stderr);
+	return ($h, \$stdout, \$stderr);
+}
+
+# Wait for a pgbench started by pgbench_start; check that it ran $total
+# transactions, none failed.
+sub pgbench_finish
+{
+	my ($name, $total, $h, $stdout, $stderr) = @_;
+	ok($h->finish, "$name: pgbench ran") or diag($$stderr);
+	like($$stdout,
+		qr/number of transactions actually processed: $total\/$total/,
+		"$name: all $total transactions processed");
+	like($$stdout, qr/number of failed transactions: 0 /, "$name: none failed");
+}
+
 # 2. concurrent clients creating random tags (SET cannot take a bind
-# parameter: simple protocol), eviction under way all along
+# parameter: simple protocol), eviction under way all along, while one
+# client runs transactions under a single key, "steady".  Steady is used
+# before the storm, so its usage keeps it from eviction: its counters must
+# come out exact (its backend caches the entry between transactions).
 my $clients = 4;
 my $per_client = 200;
 my $total = $clients * $per_client;
-my $file = $node->basedir . '/random_tag.sql';
-append_to_file($file, q{\set t random(1, 1000000000)
+my $random_file = $node->basedir . '/random_tag.sql';
+append_to_file($random_file, q{\set t random(1, 1000000000)
 BEGIN;
 SET LOCAL postgres_extension.tag = :t;
 SELECT :t;
 COMMIT;
 });
-{
-	local $ENV{PGAPPNAME} = 'dl_bench';
-	my ($stdout, $stderr);
-	my $ok = IPC::Run::run(
-		[
-			'pgbench', '-n', '-h', $node->host, '-p', $node->port,
-			'-c', $clients, '-j', 2, '-t', $per_client, '-M', 'simple',
-			'-f', $file, 'postgres'
-		],
-		'>', \$stdout, '2>', \$stderr);
-	ok($ok, 'pgbench ran') or diag($stderr);
-	like($stdout, qr/number of transactions actually processed: $total\/$total/,
-		"all $total transactions processed");
-	like($stdout, qr/number of failed transactions: 0 /, 'none failed');
-}
+my $steady_file = $node->basedir . '/steady.sql';
+append_to_file($steady_file, q{\set t random(1, 1000)
+SELECT :t /* tag='steady' */;
+});
+my $warmup = 50;
+my $steady_n = 600;
+pgbench_finish('steady warm-up', $warmup,
+	pgbench_start('dl_steady', $steady_file, '-c', 1, '-t', $warmup, '-M', 'prepared'));
+my $since = $node->safe_psql('postgres',
+	"SELECT stats_since FROM pg_stat_transactions WHERE application_name = 'dl_steady'");
+
+my @storm = pgbench_start('dl_bench', $random_file,
+	'-c', $clients, '-j', 2, '-t', $per_client, '-M', 'simple');
+my @steady = pgbench_start('dl_steady', $steady_file,
+	'-c', 1, '-t', $steady_n, '-M', 'prepared');
+pgbench_finish('random tags', $total, @storm);
+pgbench_finish('steady', $steady_n, @steady);
+
 my ($rows2, $dealloc2) = rows_and_dealloc('');
-cmp_ok($rows2, '<=', $max, "after pgbench: at most $max rows ($rows2)");
+cmp_ok($rows2, '<=', $max, "after the storm: at most $max rows ($rows2)");
 # at least the random keys beyond what fits were evicted (a repeat of a
 # random tag would be one key less: 800 draws among 10^9 hardly repeat)
 cmp_ok($dealloc2 - $dealloc, '>=', $total - $max,
-	"after pgbench: at least $total - $max more deallocations (" . ($dealloc2 - $dealloc) . ')');
+	"after the storm: at least $total - $max more deallocations ("
+	  . ($dealloc2 - $dealloc) . ')');
 my $bench = pgxt_stats($node, 'dl_bench');
-@bad = grep { $_ !~ /^\d+$/ || $bench->{$_}{xacts} < 1
-	  || $bench->{$_}{statements} != 2 * $bench->{$_}{xacts} } keys %$bench;
+@bad = grep {
+	$_ !~ /^\d+$/
+	  || $bench->{$_}{xacts} < 1
+	  || $bench->{$_}{statements} != 2 * $bench->{$_}{xacts}
+} keys %$bench;
 is_deeply(\@bad, [], 'each surviving random tag: 2 statements per transaction');
+
+my $steady = pgxt_stats($node, 'dl_steady');
+is_deeply([ keys %$steady ], ['steady'], 'steady: one key');
+is($node->safe_psql('postgres',
+	"SELECT stats_since FROM pg_stat_transactions WHERE application_name = 'dl_steady'"),
+	$since, 'steady: never evicted (same stats_since)');
+my $n = $warmup + $steady_n;
+is(join('/', map { $steady->{steady}{$_} } qw(xacts commits statements readonly_xacts)),
+	"$n/$n/$n/$n", "steady: exactly $n transactions, commits, statements, read-only");
+
+# 3. a backend whose key was evicted records under that key again: the
+# entry it remembers from its previous transaction is gone, and the new
+# transaction must land in a new entry of its own key
+my $x = $node->background_psql('postgres',
+	extra_params => [ '-d', $node->connstr('postgres') . ' application_name=dl_cached' ]);
+$x->query_safe("SELECT 1 /* tag='cached' */");
+my $cached = pgxt_stats($node, 'dl_cached');
+is($cached->{cached}{xacts}, 1, 'cached key: one transaction');
+my $storm_file = $node->basedir . '/random_tag_2.sql';
+append_to_file($storm_file, slurp_file($random_file));
+pgbench_finish('second storm', $total,
+	pgbench_start('dl_bench2', $storm_file,
+		'-c', $clients, '-j', 2, '-t', $per_client, '-M', 'simple'));
+is_deeply(pgxt_stats($node, 'dl_cached'), {},
+	'cached key: evicted by the storm');
+$x->query_safe("SELECT 2 /* tag='cached' */");
+$x->quit;
+$cached = pgxt_stats($node, 'dl_cached');
+is($cached->{cached}{xacts} // 0, 1,
+	'cached key: the next transaction is recorded under its key again');
+my ($rows3) = rows_and_dealloc('');
+cmp_ok($rows3, '<=', $max, "after the second storm: at most $max rows ($rows3)");
 
 is_deeply([ pgxt_log_errors($node) ], [], 'no error or warning in the server log');
 

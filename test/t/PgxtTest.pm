@@ -8,8 +8,9 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(pgxt_node pgxt_stats pgxt_log_errors);
+our @EXPORT = qw(pgxt_node pgxt_stats pgxt_poll pgxt_log_errors);
 
 # The counters compared exactly by the tests.
 our @COUNTERS = qw(xacts commits rollbacks statements explicit_xacts
@@ -61,6 +62,22 @@ sub pgxt_stats
 		$stats{$tag} = \%row;
 	}
 	return \%stats;
+}
+
+# Run $sql until it returns $expected, for at most $seconds (default 20):
+# shorter than poll_query_until's default, so that a feature that broke
+# fails the test quickly.  Returns whether it got there.
+sub pgxt_poll
+{
+	my ($node, $sql, $expected, $seconds) = @_;
+	my $tries = 10 * ($seconds // 20);
+	for (1 .. $tries)
+	{
+		my $got = $node->safe_psql('postgres', $sql);
+		return 1 if $got eq $expected;
+		usleep(100_000);
+	}
+	return 0;
 }
 
 # Lines of the server log at level WARNING or above (ERROR, FATAL, PANIC)
