@@ -206,7 +206,7 @@ act_on_session(PgxtSlot *slot, const PgxtSlot *seen, PgxtTimeoutKind kind,
 		slot->state != PGXT_STATE_NONE &&
 		slot->xact_start == seen->xact_start &&
 		slot->timeout_kind == PGXT_TIMEOUT_NONE &&
-		slot->logged_xact_start != seen->xact_start;
+		(terminate || slot->logged_xact_start != seen->xact_start);
 	if (kind == PGXT_TIMEOUT_IDLE)
 		still = still && slot->state != PGXT_STATE_ACTIVE &&
 			slot->state_since == seen->state_since;
@@ -278,9 +278,11 @@ watchdog_pass(TimestampTz now)
 		memcpy(&seen, slot, sizeof(PgxtSlot));
 		SpinLockRelease(&slot->mutex);
 
+		/* in log mode each transaction is reported once */
 		if (seen.pid == 0 || seen.state == PGXT_STATE_NONE ||
 			seen.timeout_kind != PGXT_TIMEOUT_NONE ||
-			seen.logged_xact_start == seen.xact_start)
+			(pgxt_timeout_action == PGXT_ACTION_LOG &&
+			 seen.logged_xact_start == seen.xact_start))
 			continue;
 
 		pgxt_rules_match(active_rules, seen.appname, seen.tag, seen.rolename,
