@@ -20,7 +20,6 @@
 #include "postmaster/autovacuum.h"
 #include "replication/walsender.h"
 #include "storage/proc.h"
-#include "utils/backend_status.h"
 
 /*
  * ExecutorRun lost its execute_once argument in 18.
@@ -101,16 +100,6 @@ pgxt_is_standalone_backend(void)
 	return !IsUnderPostmaster;
 #endif
 }
-
-/*
- * GUC check hooks may allocate their "extra" with guc_malloc from 16 on;
- * before that, plain malloc is what guc.c frees.
- */
-#if PG_VERSION_NUM >= 160000
-#define pgxt_guc_malloc(size) guc_malloc(LOG, (size))
-#else
-#define pgxt_guc_malloc(size) malloc(size)
-#endif
 
 /*
  * The predefined role pg_read_all_stats: its macro was renamed in 14.

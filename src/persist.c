@@ -6,9 +6,9 @@
  *		and reads them back (then removes the file) when it starts.
  *
  * The file holds a header (magic number, format version and the sizes of
- * the structures, so that a file of another build is refused), every entry
- * of the store, the global counters and the history ring, then a CRC-32C
- * of all of it.  It is written to a temporary name and renamed durably.
+ * the structures, so that a file of another build is refused, then the
+ * global counters), every entry of the store and the history ring, then a
+ * CRC-32C of all of it.  It is written to a temporary name and renamed durably.
  * Since it is removed at startup and written only at a clean shutdown, a
  * crash (immediate stop, kill -9 of the postmaster) starts empty.  A
  * truncated, corrupted or foreign file is reported as a WARNING and
@@ -58,6 +58,7 @@ typedef struct StatFileHeader
 	int32		nentries;
 	int64		dealloc;
 	TimestampTz stats_reset;
+	PgxtHistorySums evicted;	/* evicted since the last history boundary */
 	uint64		history_size;	/* bytes of the history ring, 0 if none */
 } StatFileHeader;
 
@@ -149,6 +150,7 @@ persist_shutdown(int code, Datum arg)
 	header.hist_buckets = PGXT_HIST_BUCKETS;
 	pgxt_store_foreach(count_entry, &header.nentries);
 	pgxt_store_info(&header.dealloc, &header.stats_reset);
+	pgxt_store_evicted(&header.evicted);
 	history_raw = pgxt_history_raw(&history_size);
 	header.history_size = history_raw ? history_size : 0;
 
@@ -299,7 +301,8 @@ persist_load(void)
 			p += sizeof(PgxtCounters);
 			pgxt_store_insert(&key, &counters);
 		}
-		pgxt_store_set_info(header->dealloc, header->stats_reset);
+		pgxt_store_restore_info(header->dealloc, header->stats_reset,
+								&header->evicted);
 
 		/* the ring comes back only if its configuration did not change */
 		if (header->history_size > 0 &&

@@ -605,15 +605,29 @@ pgxt_store_insert(const PgxtKey *key, const PgxtCounters *counters)
 }
 
 /*
+ * The sums of entries evicted since the last history boundary, for the
+ * statistics file.  Takes pgxt_shared->mutex.
+ */
+void
+pgxt_store_evicted(PgxtHistorySums *evicted)
+{
+	SpinLockAcquire(&pgxt_shared->mutex);
+	*evicted = pgxt_shared->evicted;
+	SpinLockRelease(&pgxt_shared->mutex);
+}
+
+/*
  * Restore the global counters, as loaded from the statistics file.  Takes
  * pgxt_shared->mutex.
  */
 void
-pgxt_store_set_info(int64 dealloc, TimestampTz stats_reset)
+pgxt_store_restore_info(int64 dealloc, TimestampTz stats_reset,
+						const PgxtHistorySums *evicted)
 {
 	SpinLockAcquire(&pgxt_shared->mutex);
 	pgxt_shared->dealloc = dealloc;
 	pgxt_shared->stats_reset = stats_reset;
+	pgxt_shared->evicted = *evicted;
 	SpinLockRelease(&pgxt_shared->mutex);
 }
 

@@ -211,7 +211,9 @@ extern void pgxt_store_add_timeout_event(const PgxtTimeoutEvent *event);
 extern int	pgxt_store_timeout_events(PgxtTimeoutEvent *events);
 
 extern void pgxt_store_insert(const PgxtKey *key, const PgxtCounters *counters);
-extern void pgxt_store_set_info(int64 dealloc, TimestampTz stats_reset);
+extern void pgxt_store_evicted(PgxtHistorySums *evicted);
+extern void pgxt_store_restore_info(int64 dealloc, TimestampTz stats_reset,
+									const PgxtHistorySums *evicted);
 
 extern int	pgxt_hist_bucket(int64 us);
 extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);
