@@ -628,6 +628,26 @@ run_utility(PGXT_PROCESSUTILITY_PARAMS)
 }
 
 /*
+ * Run a top-level utility statement whose span statement_begin opened;
+ * the span ends when it returns or fails.
+ */
+static void
+run_timed_utility(PGXT_PROCESSUTILITY_PARAMS)
+{
+	PG_TRY();
+	{
+		run_utility(PGXT_PROCESSUTILITY_ARGS);
+	}
+	PG_CATCH();
+	{
+		statement_error();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	statement_end(GetCurrentTimestamp());
+}
+
+/*
  * Transaction control at top level: BEGIN marks the transaction explicit;
  * COMMIT, ROLLBACK and PREPARE TRANSACTION start the span that the end of
  * transaction callback closes, or end a failed block themselves; savepoint
@@ -682,17 +702,7 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 			if (xact.open && !xact.aborted)
 			{
 				statement_begin(false, 0, NULL, 0, 0);
-				PG_TRY();
-				{
-					run_utility(PGXT_PROCESSUTILITY_ARGS);
-				}
-				PG_CATCH();
-				{
-					statement_error();
-					PG_RE_THROW();
-				}
-				PG_END_TRY();
-				statement_end(GetCurrentTimestamp());
+				run_timed_utility(PGXT_PROCESSUTILITY_ARGS);
 			}
 			else
 				run_utility(PGXT_PROCESSUTILITY_ARGS);
@@ -729,17 +739,7 @@ pgxt_ProcessUtility(PGXT_PROCESSUTILITY_PARAMS)
 
 	statement_begin(true, pstmt->queryId, queryString,
 					pstmt->stmt_location, pstmt->stmt_len);
-	PG_TRY();
-	{
-		run_utility(PGXT_PROCESSUTILITY_ARGS);
-	}
-	PG_CATCH();
-	{
-		statement_error();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	statement_end(GetCurrentTimestamp());
+	run_timed_utility(PGXT_PROCESSUTILITY_ARGS);
 }
 
 /*
