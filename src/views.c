@@ -119,12 +119,26 @@ begin_materialized_srf(FunctionCallInfo fcinfo, int natts, TupleDesc *tupdesc)
 }
 
 /*
- * True if the current user may see details of role owner's activity.
+ * True if the current user may see every role's application_name and tag.
  */
 static bool
 reader_sees_all(void)
 {
 	return has_privs_of_role(GetUserId(), PGXT_ROLE_READ_ALL_STATS);
+}
+
+/*
+ * Check preloading and prepare scan for a function that returns rows of
+ * natts columns, some of which only their own role or a pg_read_all_stats
+ * member may read.
+ */
+static void
+begin_stat_scan(FunctionCallInfo fcinfo, int natts, StatScan *scan)
+{
+	require_preloaded();
+	scan->tupstore = begin_materialized_srf(fcinfo, natts, &scan->tupdesc);
+	scan->reader = GetUserId();
+	scan->read_all = reader_sees_all();
 }
 
 /*
@@ -188,10 +202,9 @@ pg_stat_transactions_internal(FunctionCallInfo fcinfo, PgxtApiVersion api)
 {
 	StatScan	scan;
 
-	require_preloaded();
-	scan.tupstore = begin_materialized_srf(fcinfo, STAT_COLS_V1_0, &scan.tupdesc);
-	scan.reader = GetUserId();
-	scan.read_all = reader_sees_all();
+	/* only 1.0 exists yet: a later version picks its column count here */
+	Assert(api == PGXT_V1_0);
+	begin_stat_scan(fcinfo, STAT_COLS_V1_0, &scan);
 	pgxt_store_foreach(stat_row, &scan);
 }
 
@@ -463,10 +476,7 @@ pg_stat_transactions_history_1_0(PG_FUNCTION_ARGS)
 {
 	StatScan	scan;
 
-	require_preloaded();
-	scan.tupstore = begin_materialized_srf(fcinfo, HISTORY_COLS_V1_0, &scan.tupdesc);
-	scan.reader = GetUserId();
-	scan.read_all = reader_sees_all();
+	begin_stat_scan(fcinfo, HISTORY_COLS_V1_0, &scan);
 	pgxt_history_foreach(history_row, &scan);
 	return (Datum) 0;
 }
