@@ -19,6 +19,13 @@
  * exits inside a transaction ends it in a before_shmem_exit callback, which
  * runs before the core's own abort.
  *
+ * nesting_level is 1 while a top-level executor or utility call runs; the
+ * calls nested inside it (functions, triggers, cursors) pass straight
+ * through, and only the top-level call resets it, on return or on error.
+ * A top-level ExecutorStart that fails leaves its span open: the abort
+ * callback, or the subtransaction abort callback inside a savepoint, ends
+ * it.
+ *
  * The backend publishes its transaction in its shared slot (under the slot
  * spinlock) for the activity view and the watchdog.  Parallel workers and
  * every process that is not a client backend are not tracked.
@@ -83,6 +90,9 @@ static LocalXact xact;
 static bool next_xact_explicit = false;
 static bool tag_guc_changed = true;
 static bool slot_names_dirty = true;
+static bool key_dirty = true;	/* names changed since the key was built */
+static const char *appname_seen = NULL; /* application_name last compared */
+static PgxtKey xact_key;		/* the key as of the last record */
 static Oid	slot_role_userid = InvalidOid;
 static PgxtEntryCache entry_cache;
 
@@ -159,6 +169,7 @@ backend_attach(void)
 
 	memset(&xact, 0, sizeof(xact));
 	memset(&entry_cache, 0, sizeof(entry_cache));
+	key_dirty = true;
 	before_shmem_exit(backend_exit, (Datum) 0);
 	backend_tracked = true;
 	return true;
@@ -220,7 +231,7 @@ set_xact_tag(const char *tag)
 	if (strcmp(xact.tag, tag) != 0)
 	{
 		strlcpy(xact.tag, tag, PGXT_TAG_LEN);
-		slot_names_dirty = true;
+		slot_names_dirty = key_dirty = true;
 	}
 }
 
@@ -247,10 +258,11 @@ note_application_name(void)
 {
 	const char *appname = application_name ? application_name : "";
 
+	appname_seen = application_name;
 	if (strcmp(xact.appname, appname) != 0)
 	{
 		strlcpy(xact.appname, appname, NAMEDATALEN);
-		slot_names_dirty = true;
+		slot_names_dirty = key_dirty = true;
 	}
 }
 
@@ -268,7 +280,7 @@ note_session_names(void)
 	if (userid != xact.userid)
 	{
 		xact.userid = userid;
-		slot_names_dirty = true;
+		slot_names_dirty = key_dirty = true;
 	}
 	if (userid != slot_role_userid && IsTransactionState())
 	{
@@ -288,7 +300,7 @@ note_session_names(void)
  * nothing when tracking is off.
  */
 static void
-xact_open(TimestampTz start)
+xact_open(TimestampTz start, bool publish)
 {
 	if (pgxt_track == PGXT_TRACK_NONE)
 		return;
@@ -309,12 +321,25 @@ xact_open(TimestampTz start)
 	next_xact_explicit = false;
 
 	tag_guc_changed = false;
-	xact.tag[0] = '\0';
 	if (pgxt_tag != NULL && pgxt_tag[0] != '\0')
-		strlcpy(xact.tag, pgxt_tag, PGXT_TAG_LEN);
-	slot_names_dirty = true;
-	note_session_names();
-	slot_publish(PGXT_STATE_IDLE, start);
+		set_xact_tag(pgxt_tag);
+	else if (xact.tag[0] != '\0')
+	{
+		xact.tag[0] = '\0';
+		slot_names_dirty = key_dirty = true;
+	}
+	/*
+	 * xact_finish compared application_name; since then only the revert of
+	 * a SET LOCAL can have changed it, back to the older string, which was
+	 * alive all along and so sits elsewhere: a moved pointer is enough to
+	 * look.
+	 */
+	if (unlikely(application_name != appname_seen))
+		note_application_name();
+	if (unlikely(GetUserId() != xact.userid || xact.userid != slot_role_userid))
+		note_session_names();
+	if (publish)
+		slot_publish(PGXT_STATE_IDLE, start);
 }
 
 /*
@@ -360,7 +385,6 @@ static void
 xact_finish(bool committed, TimestampTz end, bool tail_active)
 {
 	PgxtXactSample sample;
-	PgxtKey		key;
 
 	if (xact.span_open)
 		span_end(end);
@@ -385,18 +409,48 @@ xact_finish(bool committed, TimestampTz end, bool tail_active)
 
 	/* the key is as of the last statement: a failed block's is kept */
 	if (!xact.aborted)
+	{
+		note_tag_setting();
 		note_application_name();
+	}
+	else
+		appname_seen = NULL;	/* not compared since: look next time */
 
-	memset(&key, 0, sizeof(key));
-	key.dbid = MyDatabaseId;
-	key.userid = xact.userid;
-	strlcpy(key.appname, xact.appname, NAMEDATALEN);
-	strlcpy(key.tag, xact.tag, PGXT_TAG_LEN);
+	entry_cache.same_key = true;
+	if (key_dirty)
+	{
+		key_dirty = false;
+		/* a name may have changed and changed back (a tag set per xact) */
+		if (xact_key.dbid != MyDatabaseId || xact_key.userid != xact.userid ||
+			strcmp(xact_key.tag, xact.tag) != 0 ||
+			strcmp(xact_key.appname, xact.appname) != 0)
+		{
+			memset(&xact_key, 0, sizeof(xact_key));
+			xact_key.dbid = MyDatabaseId;
+			xact_key.userid = xact.userid;
+			strlcpy(xact_key.appname, xact.appname, NAMEDATALEN);
+			strlcpy(xact_key.tag, xact.tag, PGXT_TAG_LEN);
+			entry_cache.same_key = false;
+		}
+	}
 
-	pgxt_store_record(&key, &sample, &entry_cache);
+	pgxt_store_record(&xact_key, &sample, &entry_cache);
 
 	xact.open = false;
 	xact.aborted = false;
+}
+
+/*
+ * Take a tag from a comment opening or closing the statement, if any.
+ */
+static pg_noinline void
+note_comment_tag(const char *text, int location, int length)
+{
+	char		comment_tag[PGXT_TAG_LEN];
+
+	if (pgxt_comment_tag(text, location, length, pgxt_tag_comment_key,
+						 comment_tag, sizeof(comment_tag)))
+		set_xact_tag(comment_tag);
 }
 
 /*
@@ -410,7 +464,7 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 {
 	if (!xact.open)
 	{
-		xact_open(GetCurrentTransactionStartTimestamp());
+		xact_open(GetCurrentTransactionStartTimestamp(), false);
 		if (!xact.open)
 			return;
 	}
@@ -423,7 +477,7 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 		if (IsAbortedTransactionBlockState())
 			return;
 		xact_finish(false, xact.last_mark, true);
-		xact_open(GetCurrentTransactionStartTimestamp());
+		xact_open(GetCurrentTransactionStartTimestamp(), false);
 		if (!xact.open)
 			return;
 	}
@@ -434,15 +488,13 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 		note_tag_setting();
 		if (counted)
 		{
-			char		comment_tag[PGXT_TAG_LEN];
-
 			xact.statements++;
 			xact.queryid = queryid;
 			if (pgxt_tag_comment_key[0] != '\0' &&
-				pgxt_comment_tag(text, location, length, pgxt_tag_comment_key,
-								 comment_tag, sizeof(comment_tag)))
-				set_xact_tag(comment_tag);
-			note_session_names();
+				pgxt_comment_possible(text, location, length))
+				note_comment_tag(text, location, length);
+			if (unlikely(GetUserId() != xact.userid))
+				note_session_names();
 		}
 		slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
 	}
@@ -451,6 +503,17 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 		xact.statements++;
 		xact.queryid = queryid;
 	}
+}
+
+/*
+ * A portal's later executor call (ExecutorRun, ExecutorFinish): usually the
+ * span its ExecutorStart opened is still running and there is nothing to do.
+ */
+static inline void
+statement_resume(void)
+{
+	if (unlikely(!xact.open || xact.aborted || !xact.span_open))
+		statement_begin(false, 0, NULL, 0, 0);
 }
 
 /*
@@ -464,6 +527,18 @@ statement_end(TimestampTz now)
 	span_end(now);
 	note_tag_setting();
 	slot_publish(PGXT_STATE_IDLE, xact.last_mark);
+}
+
+/*
+ * A top-level statement returned.  In a transaction block its span ends
+ * now.  A single-statement transaction commits right after: its span runs
+ * on into the commit, whose callback reads the clock anyway.
+ */
+static inline void
+statement_done(void)
+{
+	if (IsTransactionBlock())
+		statement_end(GetCurrentTimestamp());
 }
 
 /*
@@ -488,21 +563,8 @@ pgxt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 		statement_begin(true, stmt->queryId, queryDesc->sourceText,
 						stmt->stmt_location, stmt->stmt_len);
-		PG_TRY();
-		{
-			if (prev_ExecutorStart)
-				prev_ExecutorStart(queryDesc, eflags);
-			else
-				standard_ExecutorStart(queryDesc, eflags);
-		}
-		PG_CATCH();
-		{
-			statement_error();
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
 	}
-	else if (prev_ExecutorStart)
+	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
@@ -527,7 +589,7 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 {
 	bool		top;
 
-	if (!tracking_backend())
+	if (nesting_level > 0 || !tracking_backend())
 	{
 		if (prev_ExecutorRun)
 			prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
@@ -536,11 +598,11 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 		return;
 	}
 
-	top = top_level_executor();
+	top = ActivePortal != NULL;
 	if (top)
-		statement_begin(false, 0, NULL, 0, 0);
+		statement_resume();
 
-	nesting_level++;
+	nesting_level = 1;
 	PG_TRY();
 	{
 		if (prev_ExecutorRun)
@@ -550,16 +612,16 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 	}
 	PG_CATCH();
 	{
-		nesting_level--;
+		nesting_level = 0;
 		if (top)
 			statement_error();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	nesting_level--;
+	nesting_level = 0;
 
 	if (top && ends_with_run(queryDesc))
-		statement_end(GetCurrentTimestamp());
+		statement_done();
 }
 
 /*
@@ -570,7 +632,11 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 {
 	bool		top;
 
-	if (!tracking_backend())
+	/*
+	 * A plain SELECT's ExecutorFinish runs no SQL (no ModifyTable, no AFTER
+	 * trigger queued at its level): nothing to nest or time.
+	 */
+	if (ends_with_run(queryDesc) || nesting_level > 0 || !tracking_backend())
 	{
 		if (prev_ExecutorFinish)
 			prev_ExecutorFinish(queryDesc);
@@ -579,11 +645,11 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 		return;
 	}
 
-	top = top_level_executor() && !ends_with_run(queryDesc);
+	top = ActivePortal != NULL;
 	if (top)
-		statement_begin(false, 0, NULL, 0, 0);
+		statement_resume();
 
-	nesting_level++;
+	nesting_level = 1;
 	PG_TRY();
 	{
 		if (prev_ExecutorFinish)
@@ -593,38 +659,29 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 	}
 	PG_CATCH();
 	{
-		nesting_level--;
+		nesting_level = 0;
 		if (top)
 			statement_error();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	nesting_level--;
+	nesting_level = 0;
 
 	if (top)
-		statement_end(GetCurrentTimestamp());
+		statement_done();
 }
 
 /*
  * Run the utility statement through the previous hook or the standard
- * function, one nesting level down.
+ * function.
  */
-static void
+static inline void
 run_utility(PGXT_PROCESSUTILITY_PARAMS)
 {
-	nesting_level++;
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(PGXT_PROCESSUTILITY_ARGS);
-		else
-			standard_ProcessUtility(PGXT_PROCESSUTILITY_ARGS);
-	}
-	PG_FINALLY();
-	{
-		nesting_level--;
-	}
-	PG_END_TRY();
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(PGXT_PROCESSUTILITY_ARGS);
+	else
+		standard_ProcessUtility(PGXT_PROCESSUTILITY_ARGS);
 }
 
 /*
@@ -634,17 +691,23 @@ run_utility(PGXT_PROCESSUTILITY_PARAMS)
 static void
 run_timed_utility(PGXT_PROCESSUTILITY_PARAMS)
 {
+	nesting_level = 1;
 	PG_TRY();
 	{
 		run_utility(PGXT_PROCESSUTILITY_ARGS);
 	}
 	PG_CATCH();
 	{
+		nesting_level = 0;
 		statement_error();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	statement_end(GetCurrentTimestamp());
+	nesting_level = 0;
+	/* SET application_name, SET ROLE: show them from now on */
+	if (xact.open)
+		note_session_names();
+	statement_done();
 }
 
 /*
@@ -662,7 +725,7 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 		case TRANS_STMT_START:
 			run_utility(PGXT_PROCESSUTILITY_ARGS);
 			if (!xact.open)
-				xact_open(GetCurrentTransactionStartTimestamp());
+				xact_open(GetCurrentTransactionStartTimestamp(), true);
 			if (xact.open)
 				xact.explicit_block = true;
 			break;
@@ -751,7 +814,7 @@ reopen_if_inside_statement(bool was_in_span, TimestampTz now)
 {
 	if (!was_in_span || nesting_level == 0)
 		return;
-	xact_open(now);
+	xact_open(now, false);
 	if (xact.open)
 	{
 		xact.span_start = now;
@@ -779,7 +842,7 @@ pgxt_xact_callback(XactEvent event, void *arg)
 		 */
 		if (event == XACT_EVENT_ABORT && backend_tracked && nesting_level == 0)
 		{
-			xact_open(GetCurrentTransactionStartTimestamp());
+			xact_open(GetCurrentTransactionStartTimestamp(), false);
 			if (xact.open)
 				xact_finish(false, GetCurrentTimestamp(), true);
 		}
@@ -823,6 +886,19 @@ pgxt_xact_callback(XactEvent event, void *arg)
 		default:
 			break;
 	}
+}
+
+/*
+ * Subtransaction abort outside any statement's executor: a top-level
+ * statement failed inside a client's savepoint (errors of ExecutorStart are
+ * not caught there); its span ends here.
+ */
+static void
+pgxt_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && nesting_level == 0)
+		statement_error();
 }
 
 /*
@@ -882,4 +958,5 @@ pgxt_hooks_install(void)
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = pgxt_ProcessUtility;
 	RegisterXactCallback(pgxt_xact_callback, NULL);
+	RegisterSubXactCallback(pgxt_subxact_callback, NULL);
 }

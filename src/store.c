@@ -441,22 +441,25 @@ counters_add(PgxtCounters *c, const PgxtXactSample *s)
  * shared (exclusive only when the key is new) and the entry's spinlock.
  * Never allocates backend memory and never raises an error: it is called
  * from commit and abort callbacks.  cache remembers the entry for the next
- * call with the same key.
+ * call with the same key; the caller sets cache->same_key when it knows
+ * key equals the previous call's, to skip comparing them.
  */
 void
 pgxt_store_record(const PgxtKey *key, const PgxtXactSample *sample,
 				  PgxtEntryCache *cache)
 {
 	PgxtEntry  *entry = NULL;
+	bool		cache_hit;
 
 	if (!pgxt_store_ready())
 		return;
 
 	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
 
-	if (cache->entry != NULL &&
+	cache_hit = cache->entry != NULL &&
 		cache->generation == pgxt_shared->generation &&
-		memcmp(&cache->key, key, sizeof(PgxtKey)) == 0)
+		(cache->same_key || memcmp(&cache->key, key, sizeof(PgxtKey)) == 0);
+	if (cache_hit)
 		entry = (PgxtEntry *) cache->entry;
 	else
 		entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
@@ -474,7 +477,8 @@ pgxt_store_record(const PgxtKey *key, const PgxtXactSample *sample,
 		counters_add(&entry->counters, sample);
 		SpinLockRelease(&entry->mutex);
 
-		cache->key = *key;
+		if (!cache_hit)
+			cache->key = *key;
 		cache->entry = entry;
 		cache->generation = pgxt_shared->generation;
 	}

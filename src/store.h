@@ -165,6 +165,7 @@ typedef struct PgxtEntryCache
 	PgxtKey		key;
 	void	   *entry;
 	uint64		generation;
+	bool		same_key;		/* set by the caller: key equals the last one */
 } PgxtEntryCache;
 
 /* Number of watchdog events kept, newest replacing oldest. */

@@ -32,22 +32,11 @@
 /* Keys longer than this cannot match the configured key. */
 #define MAX_KEY_LEN		63
 
-static bool is_space(char c);
 static int	hex_value(char c);
 static bool find_comment(const char *text, int length,
 						 const char **body, int *body_len);
 static bool read_pair_value(const char *body, int body_len, const char *key,
 							char *out, int outsize);
-
-/*
- * Whitespace as the SQL lexer sees it.
- */
-static bool
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-		c == '\v';
-}
 
 /*
  * Value of a hexadecimal digit, or -1.
@@ -75,13 +64,7 @@ find_comment(const char *text, int length, const char **body, int *body_len)
 	const char *end;
 	const char *p;
 
-	while (length > 0 && is_space(*start))
-	{
-		start++;
-		length--;
-	}
-	while (length > 0 && (is_space(start[length - 1]) || start[length - 1] == ';'))
-		length--;
+	pgxt_trim_statement(&start, &length);
 	if (length < 4)
 		return false;
 	end = start + length;
@@ -140,7 +123,7 @@ read_pair_value(const char *body, int body_len, const char *key,
 		bool		matched;
 		int			outlen = 0;
 
-		while (p < end && (is_space(*p) || *p == ','))
+		while (p < end && (pgxt_is_sql_space(*p) || *p == ','))
 			p++;
 		if (p >= end)
 			break;
@@ -156,14 +139,14 @@ read_pair_value(const char *body, int body_len, const char *key,
 				c = (char) (hex_value(p[0]) * 16 + hex_value(p[1]));
 				p += 2;
 			}
-			if (is_space(c) && namelen == 0)
+			if (pgxt_is_sql_space(c) && namelen == 0)
 				continue;
 			if (namelen < MAX_KEY_LEN)
 				name[namelen++] = c;
 			else
 				name_ok = false;
 		}
-		while (namelen > 0 && is_space(name[namelen - 1]))
+		while (namelen > 0 && pgxt_is_sql_space(name[namelen - 1]))
 			namelen--;
 		if (p >= end || *p == ',')
 			continue;			/* a bare word: not a pair */
@@ -173,7 +156,7 @@ read_pair_value(const char *body, int body_len, const char *key,
 		matched = name_ok && namelen == keylen &&
 			memcmp(name, key, keylen) == 0;
 
-		while (p < end && is_space(*p))
+		while (p < end && pgxt_is_sql_space(*p))
 			p++;
 
 		if (quoted && p < end && *p == '\'')
@@ -208,7 +191,7 @@ read_pair_value(const char *body, int body_len, const char *key,
 			value_end = p;
 			while (value_end < end && *value_end != ',')
 				value_end++;
-			while (value_end > p && is_space(value_end[-1]))
+			while (value_end > p && pgxt_is_sql_space(value_end[-1]))
 				value_end--;
 			if (matched)
 			{

@@ -20,7 +20,8 @@
 # The measurement only counts if the hooks really tracked: for every
 # workload and configuration an unmeasured run of the same script (no
 # valgrind) ends with
-#   SELECT sum(xacts) FROM pg_stat_transactions   (configs with ours: = N)
+#   SELECT sum(xacts) FROM pg_stat_transactions   (configs with ours: = N;
+#                                                   with evictions, 1..N)
 #   SHOW compute_query_id                          (must stay 'auto')
 #   EXPLAIN (VERBOSE) SELECT 1                     ("Query Identifier" only
 #                                                   when pg_stat_statements
@@ -36,15 +37,22 @@
 #   -c LIST  configurations (default base,pgss,ours,both)
 #   -j JOBS  valgrind runs in parallel (default: number of CPUs)
 #   -d DIR   scratch directory (default: a new /tmp/pgxt-callgrind.XXXXXX);
-#            it is removed at the end unless -k; callgrind profiles are kept
-#            there (cg.<workload>.<config>) with -k, for callgrind_annotate
+#            new, empty, or left by an earlier run; removed at the end
+#            unless -k, which also keeps the callgrind profiles there
+#            (cg.<workload>.<config>, for callgrind_annotate)
 #   -L LIB   library preloaded as "ours" (default postgres_extension); a path
 #            to another build's .so measures it without installing it (the
 #            SQL views then still call the installed library, so the
 #            tracked check is skipped for that run and reported as such)
 #   -g GUCS  extra settings for every run, e.g. -g 'postgres_extension.max=10000'
-# Environment: PG_BINDIR (default: `pg_config --bindir`).  Run as root (the
-# server runs as user postgres via runuser) or as the user owning DIR.
+# Environment: PG_BINDIR (default: `pg_config --bindir`).  To measure a
+# build with the full check but without installing it over the system's,
+# copy /usr/lib/postgresql/15, /usr/share/postgresql/15 and
+# /usr/include/postgresql under one new prefix P (the binaries find the
+# rest relative to themselves), `make PG_CONFIG=P/usr/lib/postgresql/15/bin/
+# pg_config install`, and run with PG_BINDIR=P/usr/lib/postgresql/15/bin.
+# Run as root (the server runs as user postgres via runuser) or as the user
+# owning DIR.
 # Needs valgrind, PostgreSQL 15 server and contrib (pg_stat_statements),
 # and the extension installed (make install).
 #
@@ -83,11 +91,18 @@ command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind not found" >&2;
 
 if [ -z "$work" ]; then
 	work=$(mktemp -d /tmp/pgxt-callgrind.XXXXXX)
-	[ $keep = 1 ] || trap 'rm -rf "$work"' EXIT
+elif [ -e "$work/.pgxt-bench" ]; then
+	rm -rf "$work"	# a scratch directory of an earlier run
+	mkdir -p "$work"
+elif [ -e "$work" ] && [ -n "$(ls -A "$work")" ]; then
+	echo "callgrind.sh: $work exists and is not empty" >&2
+	exit 2
 else
-	rm -rf "$work"
 	mkdir -p "$work"
 fi
+work=$(cd "$work" && pwd)
+touch "$work/.pgxt-bench"
+[ $keep = 1 ] || trap 'rm -rf "$work"' EXIT
 as_pg=()
 if [ "$(id -u)" = 0 ]; then
 	chown postgres "$work"
@@ -132,18 +147,26 @@ gen_workload() {
 	}'
 }
 
-# single DATADIR LIBS SCRIPT OUT [valgrind args...]
+# single RUNDIR LIBS SCRIPT OUT [valgrind args...]: the server runs in
+# RUNDIR on its data directory RUNDIR/d, with a fixed, minimal environment:
+# its arguments and environment sit on its stack, and where the stack
+# starts moves a few instructions per transaction (alignment-dependent
+# paths of memcpy, strcmp...), so they must not depend on the scratch
+# directory's name.
 single() {
-	local datadir=$1 libs=$2 script=$3 out=$4
+	local rundir=$1 libs=$2 script=$3 out=$4
 	shift 4
-	"${as_pg[@]}" "$@" "$postgres" --single -D "$datadir" \
+	(cd "$rundir" && "${as_pg[@]}" env -i PATH=/usr/bin:/bin PWD=/ \
+		"$@" "$postgres" --single -D d \
 		-c shared_preload_libraries="$libs" "${guc_flags[@]}" postgres \
-		< "$script" > "$out" 2>&1
+		< "$script" > "$out" 2>&1)
 }
 
-fresh_copy() {
+fresh_copy() {	# TEMPLATE RUNDIR: RUNDIR/d becomes a copy of TEMPLATE
 	rm -rf "$2"
-	"${as_pg[@]}" cp -a "$1" "$2"
+	mkdir "$2"
+	[ ${#as_pg[@]} = 0 ] || chown postgres "$2"
+	"${as_pg[@]}" cp -a "$1" "$2/d"
 }
 
 # --- the template cluster: a 100,000-row table, the extension's views
@@ -169,15 +192,16 @@ done
 
 # --- measured runs (parallel): one empty run per configuration, one per
 #     workload and configuration
-measure() {	# NAME CONFIG SCRIPT
-	local name=$1 cfg=$2 script=$3
-	fresh_copy "$work/tmpl" "$work/data.$name"
-	single "$work/data.$name" "$(libs_of "$cfg")" "$script" "$work/out.$name" \
+measure() {	# NAME CONFIG SCRIPT SLOT
+	local name=$1 cfg=$2 script=$3 data
+	data=$work/run.$4
+	fresh_copy "$work/tmpl" "$data"
+	single "$data" "$(libs_of "$cfg")" "$script" "$work/out.$name" \
 		valgrind --tool=callgrind --log-file="$work/vg.$name" \
 		--callgrind-out-file="$work/cg.$name" ||
 		{ echo "callgrind.sh: run $name failed:" >&2; tail -5 "$work/out.$name" >&2; return 1; }
 	sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/vg.$name" > "$work/count.$name"
-	rm -rf "$work/data.$name"
+	rm -rf "$data"
 	[ $keep = 1 ] || rm -f "$work/cg.$name"
 }
 
@@ -193,25 +217,29 @@ for w in "${wl[@]}"; do
 		{
 			cat "$work/$w.sql"
 			if has_ours "$c"; then
-				echo "SELECT coalesce(sum(xacts), 0)::int8 AS tracked FROM pg_stat_transactions"
+				echo "SELECT coalesce(sum(xacts), 0)::int8 AS tracked, count(*) AS keys, (SELECT dealloc FROM pg_stat_transactions_info) AS dealloc FROM pg_stat_transactions"
 			fi
 			echo "SHOW compute_query_id"
 			echo "EXPLAIN (VERBOSE, COSTS OFF) SELECT 1"
 		} > "$work/check.$w.$c.sql"
 	done
 done
-checkrun() {	# WORKLOAD CONFIG
-	fresh_copy "$work/tmpl" "$work/data.check.$1.$2"
-	single "$work/data.check.$1.$2" "$(libs_of "$2")" "$work/check.$1.$2.sql" \
+checkrun() {	# WORKLOAD CONFIG SLOT
+	local data
+	data=$work/run.$3
+	fresh_copy "$work/tmpl" "$data"
+	single "$data" "$(libs_of "$2")" "$work/check.$1.$2.sql" \
 		"$work/out.check.$1.$2" || true
-	rm -rf "$work/data.check.$1.$2"
+	rm -rf "$data"
 }
 
 failed=0
 running=0
+slot=0
 for t in "${tasks[@]}"; do
+	slot=$((slot + 1))
 	# shellcheck disable=SC2086
-	measure $t &
+	measure $t $slot &
 	running=$((running + 1))
 	if [ $running -ge "$jobs" ]; then
 		wait -n || failed=1
@@ -220,7 +248,8 @@ for t in "${tasks[@]}"; do
 done
 for w in "${wl[@]}"; do
 	for c in "${cl[@]}"; do
-		checkrun "$w" "$c" &
+		slot=$((slot + 1))
+		checkrun "$w" "$c" $slot &
 		running=$((running + 1))
 		if [ $running -ge "$jobs" ]; then
 			wait -n || failed=1
@@ -232,10 +261,10 @@ while [ $running -gt 0 ]; do
 	wait -n || failed=1
 	running=$((running - 1))
 done
-[ $failed = 0 ] || { echo "callgrind.sh: a run failed (see $work)" >&2; keep=1; trap - EXIT; exit 2; }
+[ $failed = 0 ] || { echo "callgrind.sh: a run failed (see $work)" >&2; trap - EXIT; exit 2; }
 
 # --- the table
-echo "# callgrind: $nxacts transactions per workload, $(basename "$postgres") $("$postgres" --version | sed 's/.* //'), ours = $lib${gucs:+, $gucs}"
+echo "# callgrind: $nxacts transactions per workload, $(basename "$postgres") $("$postgres" --version | sed 's/^[^0-9]*\([0-9][0-9.]*\).*/\1/'), ours = $lib${gucs:+, $gucs}"
 printf '%-8s %-6s %12s %12s %8s  %s\n' workload config instr/xact +instr/xact ratio check
 status=0
 for w in "${wl[@]}"; do
@@ -250,10 +279,16 @@ for w in "${wl[@]}"; do
 		ok=1
 		if has_ours "$c"; then
 			tracked=$(sed -n 's/.*tracked = "\([0-9]*\)".*/\1/p' "$out")
+			keys=$(sed -n 's/.*keys = "\([0-9]*\)".*/\1/p' "$out")
+			dealloc=$(sed -n 's/.*dealloc = "\([0-9]*\)".*/\1/p' "$out")
 			if [ "$lib" != postgres_extension ]; then
 				check="tracked: not checked (-L)"
-			elif [ "$tracked" = "$nxacts" ]; then
+			elif [ "${dealloc:-0}" = 0 ] && [ "$tracked" = "$nxacts" ]; then
 				check="tracked: $tracked xacts"
+			elif [ "${dealloc:-0}" != 0 ] && [ "${tracked:-0}" -gt 0 ] &&
+				[ "$tracked" -le "$nxacts" ]; then
+				# evicted keys took their counts with them
+				check="tracked: $tracked xacts in $keys keys, dealloc $dealloc"
 			else
 				check="tracked: ${tracked:-error} xacts, want $nxacts"
 				ok=0
