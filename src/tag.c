@@ -225,6 +225,7 @@ pgxt_comment_tag(const char *text, int location, int length,
 	int			body_len;
 	char		value[4 * PGXT_TAG_LEN];
 	int			value_len;
+	int			ascii_len;
 	int			clipped;
 
 	if (text == NULL || key == NULL || key[0] == '\0' || outsize < 2)
@@ -245,11 +246,21 @@ pgxt_comment_tag(const char *text, int location, int length,
 
 	/* a decoded NUL ends the value; it ends before any invalid byte */
 	value_len = strlen(value);
-	value_len = pg_encoding_verifymbstr(GetDatabaseEncoding(), value, value_len);
-	if (value_len <= 0)
-		return false;
-
-	clipped = pg_mbcliplen(value, value_len, outsize - 1);
+	for (ascii_len = 0; ascii_len < value_len; ascii_len++)
+	{
+		if (IS_HIGHBIT_SET(value[ascii_len]))
+			break;
+	}
+	if (ascii_len == value_len)
+		clipped = Min(value_len, outsize - 1);	/* ASCII: any cut is valid */
+	else
+	{
+		value_len = pg_encoding_verifymbstr(GetDatabaseEncoding(), value,
+											value_len);
+		if (value_len <= 0)
+			return false;
+		clipped = pg_mbcliplen(value, value_len, outsize - 1);
+	}
 	memcpy(out, value, clipped);
 	out[clipped] = '\0';
 	return clipped > 0;
