@@ -97,6 +97,16 @@ COMMIT AND CHAIN;
 SELECT 2;
 COMMIT;
 
+-- a COMMIT AND CHAIN that fails starts no chained block: the next
+-- implicit transaction that fails is not a failed block
+CREATE TABLE defer_t (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED);
+SET application_name = 't_chain_failed';
+BEGIN;
+INSERT INTO defer_t VALUES (1), (1);
+COMMIT AND CHAIN;
+SELECT 1 / (id - id) FROM acct WHERE id = 1;
+SELECT 1;
+
 SET application_name = 'reader';
 SELECT * FROM counts;
 

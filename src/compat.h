@@ -8,6 +8,8 @@
  * Everything version-dependent lives here, as macros or static inlines, so
  * that the other files carry no #if PG_VERSION_NUM in function bodies.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/compat.h
  *

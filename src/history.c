@@ -17,6 +17,8 @@
  * the open bucket holding it shared.  It is always taken before the
  * store's lock.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/history.c
  *
@@ -54,6 +56,7 @@ typedef struct HistoryBucket
  */
 typedef struct HistoryState
 {
+	LWLock	   *lock;			/* protects everything below */
 	int64		interval_us;
 	int			size;
 	int			keys;
@@ -63,7 +66,7 @@ typedef struct HistoryState
 } HistoryState;
 
 static HistoryState *history = NULL;
-static LWLock *history_lock = NULL;
+static LWLock *history_lock = NULL;	/* history->lock, cached */
 
 /* The rows of one bucket being built, and their room. */
 typedef struct BucketRows
@@ -147,12 +150,12 @@ pgxt_history_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	history = ShmemInitStruct("postgres_extension history",
 							  history_size_bytes(), &found);
-	history_lock = &(GetNamedLWLockTranche(HISTORY_TRANCHE))->lock;
 	if (!found)
 	{
 		TimestampTz now = GetCurrentTimestamp();
 
 		memset(history, 0, history_size_bytes());
+		history->lock = &(GetNamedLWLockTranche(HISTORY_TRANCHE))->lock;
 		history->interval_us = (int64) pgxt_history_interval_ms * 1000;
 		history->size = pgxt_history_size;
 		history->keys = pgxt_history_keys;
@@ -160,6 +163,7 @@ pgxt_history_startup(void)
 		history->next_boundary = boundary_after(now, history->interval_us);
 		history->closed = 0;
 	}
+	history_lock = history->lock;
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -285,6 +289,12 @@ pgxt_history_tick(TimestampTz now)
 
 	/* readers see the bases move and the bucket appear at once */
 	LWLockAcquire(history_lock, LW_EXCLUSIVE);
+	if (now < history->next_boundary)
+	{
+		/* a reset moved the boundary meanwhile */
+		LWLockRelease(history_lock);
+		return;
+	}
 	collect_bucket(true, &watchdog_rows);
 	nrows = watchdog_rows.count;
 	slot = (int) (history->closed % history->size);
@@ -368,21 +378,48 @@ pgxt_history_raw(Size *size)
 
 /*
  * Restore the ring from a saved copy, if it was saved with the same
- * interval, size and number of keys.  Only for persist.c, in the
- * postmaster, when no one else runs.
+ * interval, size and number of keys and every bucket is well-formed (else
+ * the ring is left empty).  Only for persist.c, in the postmaster, when no
+ * one else runs.
  */
 bool
 pgxt_history_restore(const char *data, Size size)
 {
 	HistoryState saved;
+	bool		valid = true;
+	int			i;
 
 	if (history == NULL || size != history_size_bytes() ||
 		size < sizeof(HistoryState))
 		return false;
 	memcpy(&saved, data, sizeof(HistoryState));
 	if (saved.interval_us != history->interval_us ||
-		saved.size != history->size || saved.keys != history->keys)
+		saved.size != history->size || saved.keys != history->keys ||
+		saved.open_start > saved.next_boundary)
 		return false;
+
+	/* the lock pointer is this server's; every bucket must fit its rows */
+	saved.lock = history->lock;
 	memcpy(history, data, size);
-	return true;
+	history->lock = saved.lock;
+	for (i = 0; i < history->size; i++)
+	{
+		HistoryBucket *bucket = &history_buckets()[i];
+		PgxtHistoryRow *rows = history_rows(i);
+		int			j;
+
+		if (bucket->nrows < 0 || bucket->nrows > history->keys + 1)
+			valid = false;
+		for (j = 0; valid && j < bucket->nrows; j++)
+		{
+			rows[j].appname[NAMEDATALEN - 1] = '\0';
+			rows[j].tag[PGXT_TAG_LEN - 1] = '\0';
+		}
+	}
+	if (!valid)
+	{
+		history->closed = 0;
+		memset(history_buckets(), 0, sizeof(HistoryBucket) * history->size);
+	}
+	return valid;
 }

@@ -4,6 +4,8 @@
  *		Time-bucketed history of the statistics: a ring of buckets in shared
  *		memory, each holding per-key sums for one interval.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/history.h
  *

@@ -30,6 +30,8 @@
  * spinlock) for the activity view and the watchdog.  Parallel workers and
  * every process that is not a client backend are not tracked.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/hooks.c
  *
@@ -61,6 +63,7 @@ typedef struct LocalXact
 	bool		aborted;		/* failed block, waiting for ROLLBACK */
 	bool		explicit_block; /* started by BEGIN or a chained COMMIT */
 	bool		end_requested;	/* COMMIT, ROLLBACK or PREPARE seen */
+	bool		rollback_requested; /* ... and it was ROLLBACK */
 	bool		span_open;		/* a statement is running */
 	bool		readonly;		/* no xid, noted when it failed */
 	TimestampTz start;
@@ -309,6 +312,7 @@ xact_open(TimestampTz start, bool publish)
 	xact.aborted = false;
 	xact.explicit_block = next_xact_explicit;
 	xact.end_requested = false;
+	xact.rollback_requested = false;
 	xact.span_open = false;
 	xact.readonly = false;
 	xact.start = start;
@@ -737,6 +741,7 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 			{
 				span_begin();
 				xact.end_requested = true;
+				xact.rollback_requested = (stmt->kind == TRANS_STMT_ROLLBACK);
 				if (stmt->chain)
 					next_xact_explicit = true;
 				if (!xact.aborted)
@@ -750,6 +755,7 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 			{
 				if (xact.open)
 					xact.end_requested = false;
+				next_xact_explicit = false;
 				statement_error();
 				PG_RE_THROW();
 			}
@@ -832,6 +838,25 @@ pgxt_xact_callback(XactEvent event, void *arg)
 {
 	bool		in_span;
 	TimestampTz now;
+
+	/*
+	 * Exiting: before_shmem_exit callbacks registered after ours (temporary
+	 * relations' cleanup) run first and abort the session's transaction,
+	 * then run transactions of their own.  The session's transaction ends
+	 * here as a rollback, its tail idle unless a statement was running;
+	 * the rest is not the client's.
+	 */
+	if (unlikely(proc_exit_inprogress))
+	{
+		if (xact.open && event == XACT_EVENT_ABORT)
+			xact_finish(false, GetCurrentTimestamp(), false);
+		return;
+	}
+
+	/* a failed commit starts no chained transaction */
+	if (event == XACT_EVENT_ABORT &&
+		!(xact.open && xact.rollback_requested))
+		next_xact_explicit = false;
 
 	if (!xact.open)
 	{

@@ -4,6 +4,8 @@
  *		The hot path of postgres_extension: executor and utility hooks and
  *		the transaction callback of each client backend.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/hooks.h
  *

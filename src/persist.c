@@ -17,6 +17,8 @@
  * Everything here runs in the postmaster (or the standalone backend) while
  * no other process uses the shared memory.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/persist.c
  *
@@ -238,7 +240,8 @@ check_file(const char *data, Size size, const StatFileHeader **header)
 	const StatFileHeader *h = (const StatFileHeader *) data;
 	pg_crc32c	crc;
 	pg_crc32c	stored;
-	Size		expected;
+	Size		body;
+	Size		entry_size;
 
 	if (size < sizeof(StatFileHeader) + sizeof(pg_crc32c))
 		return "it is truncated";
@@ -248,10 +251,12 @@ check_file(const char *data, Size size, const StatFileHeader **header)
 		h->counters_size != sizeof(PgxtCounters) ||
 		h->hist_buckets != PGXT_HIST_BUCKETS || h->nentries < 0)
 		return "it was written by another version of postgres_extension";
-	expected = sizeof(StatFileHeader) +
-		(Size) h->nentries * (sizeof(PgxtKey) + sizeof(PgxtCounters)) +
-		h->history_size + sizeof(pg_crc32c);
-	if (size != expected)
+	/* every length from the file is checked against the file's size */
+	body = size - sizeof(StatFileHeader) - sizeof(pg_crc32c);
+	entry_size = sizeof(PgxtKey) + sizeof(PgxtCounters);
+	if (h->history_size > body ||
+		(body - h->history_size) % entry_size != 0 ||
+		(body - h->history_size) / entry_size != (Size) h->nentries)
 		return "it is truncated or has trailing garbage";
 
 	INIT_CRC32C(crc);
@@ -297,6 +302,8 @@ persist_load(void)
 
 			memcpy(&key, p, sizeof(PgxtKey));
 			p += sizeof(PgxtKey);
+			key.appname[NAMEDATALEN - 1] = '\0';
+			key.tag[PGXT_TAG_LEN - 1] = '\0';
 			memcpy(&counters, p, sizeof(PgxtCounters));
 			p += sizeof(PgxtCounters);
 			pgxt_store_insert(&key, &counters);
@@ -308,7 +315,7 @@ persist_load(void)
 		if (header->history_size > 0 &&
 			!pgxt_history_restore(p, header->history_size))
 			ereport(LOG,
-					(errmsg("history settings changed: saved history of \"%s\" not restored",
+					(errmsg("saved history of \"%s\" not restored: history settings changed or the ring is damaged",
 							STAT_FILE)));
 	}
 

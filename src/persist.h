@@ -4,6 +4,8 @@
  *		Saving the statistics at a clean shutdown and loading them at
  *		startup.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/persist.h
  *

@@ -8,6 +8,8 @@
  * does it get shared memory and its hooks.  Loaded any other way it
  * defines nothing, and the SQL functions report that it is not preloaded.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/postgres_extension.c
  *
@@ -66,6 +68,26 @@ pgxt_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
+	pgxt_store_request();
+	pgxt_history_request();
+}
+#endif
+
+/*
+ * Ask for shared memory and locks: from 15 on in the shmem_request_hook,
+ * before that right away, from _PG_init.
+ */
+#if PG_VERSION_NUM >= 150000
+static void
+request_shared_memory(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = pgxt_shmem_request;
+}
+#else
+static void
+request_shared_memory(void)
+{
 	pgxt_store_request();
 	pgxt_history_request();
 }
@@ -212,13 +234,7 @@ _PG_init(void)
 	define_settings();
 	MarkGUCPrefixReserved(PGXT_NAME);
 
-#if PG_VERSION_NUM >= 150000
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = pgxt_shmem_request;
-#else
-	pgxt_store_request();
-	pgxt_history_request();
-#endif
+	request_shared_memory();
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = pgxt_shmem_startup;
 

@@ -4,6 +4,8 @@
  *		Settings of postgres_extension, defined in postgres_extension.c and
  *		read by the other files.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/postgres_extension.h
  *

@@ -22,6 +22,8 @@
  * evaluation.  It uses neither palloc nor ereport, so that it can run in a
  * GUC check hook and in unit tests; the GUC hooks themselves live elsewhere.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/rules.c
  *

@@ -7,6 +7,8 @@
  * The functions are plain C (no palloc, no ereport), so they can be called
  * from a GUC check hook and tested outside the server.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/rules.h
  *

@@ -14,6 +14,8 @@
  *
  * Lock rules are in store.h.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/store.c
  *
@@ -254,6 +256,7 @@ entry_dealloc(void)
 {
 	HASH_SEQ_STATUS hash_seq;
 	PgxtEntry  *entry;
+	PgxtHistorySums evicted;
 	int			nentries = 0;
 	int			nvictims;
 	int			i;
@@ -272,16 +275,19 @@ entry_dealloc(void)
 
 	nvictims = Max(EVICT_MIN, nentries * EVICT_PERCENT / 100);
 	nvictims = Min(nvictims, nentries);
-	SpinLockAcquire(&pgxt_shared->mutex);
+	/* keep the bucket totals exact: the next boundary counts these */
+	memset(&evicted, 0, sizeof(evicted));
 	for (i = 0; i < nvictims; i++)
 	{
 		PgxtHistorySums delta;
 
-		/* keep the bucket totals exact: the next boundary counts these */
 		history_delta(&pgxt_evict_scratch[i]->counters, &delta);
-		history_sums_add(&pgxt_shared->evicted, &delta);
+		history_sums_add(&evicted, &delta);
 		hash_search(pgxt_hash, &pgxt_evict_scratch[i]->key, HASH_REMOVE, NULL);
 	}
+
+	SpinLockAcquire(&pgxt_shared->mutex);
+	history_sums_add(&pgxt_shared->evicted, &evicted);
 	pgxt_shared->dealloc += nvictims;
 	SpinLockRelease(&pgxt_shared->mutex);
 
@@ -678,6 +684,7 @@ pgxt_store_reset(void)
 {
 	HASH_SEQ_STATUS hash_seq;
 	PgxtEntry  *entry;
+	TimestampTz reset_time = GetCurrentTimestamp();
 
 	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
 	hash_seq_init(&hash_seq, pgxt_hash);
@@ -687,7 +694,7 @@ pgxt_store_reset(void)
 
 	SpinLockAcquire(&pgxt_shared->mutex);
 	pgxt_shared->dealloc = 0;
-	pgxt_shared->stats_reset = GetCurrentTimestamp();
+	pgxt_shared->stats_reset = reset_time;
 	pgxt_shared->timeout_events = 0;
 	memset(&pgxt_shared->evicted, 0, sizeof(PgxtHistorySums));
 	SpinLockRelease(&pgxt_shared->mutex);

@@ -17,6 +17,8 @@
  * - dealloc, stats_reset and the ring of watchdog events are protected by
  *	 PgxtShared->mutex.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/store.h
  *

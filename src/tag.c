@@ -17,6 +17,8 @@
  * Malformed comments, oversized values and invalid encodings are ignored or
  * truncated, never reported.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/tag.c
  *

@@ -5,6 +5,8 @@
  *		settings, and extraction of a tag from a sqlcommenter or marginalia
  *		comment in a statement's text.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/tag.h
  *

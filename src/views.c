@@ -13,6 +13,8 @@
  * a later script version adds new symbols and the shared code checks the
  * number of columns the caller expects.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/views.c
  *

@@ -27,6 +27,8 @@
  * the worker itself, other background workers, autovacuum, walsenders and
  * prepared transactions are never touched.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/watchdog.c
  *
@@ -42,6 +44,8 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
@@ -180,10 +184,11 @@ smallest_limit_ms(void)
 
 /*
  * Act on the session in slot, seen as *seen, whose transaction passed a
- * limit: re-check under the slot's spinlock that it is still in the same
- * transaction (and, for the idle limit, the same idle gap), record the
- * verdict there, then record the event, log it and, in terminate mode,
- * signal the backend.
+ * limit: check that its pid is a backend (waiting for its client, for the
+ * idle limit), re-check under the slot's spinlock that it is still in the
+ * same transaction (and, for the idle limit, the same idle gap), record the
+ * verdict there, signal the backend in terminate mode, then record and log
+ * the event.  Takes ProcArrayLock shared, then the slot's spinlock.
  */
 static void
 act_on_session(PgxtSlot *slot, const PgxtSlot *seen, PgxtTimeoutKind kind,
@@ -191,6 +196,7 @@ act_on_session(PgxtSlot *slot, const PgxtSlot *seen, PgxtTimeoutKind kind,
 {
 	bool		terminate = (pgxt_timeout_action == PGXT_ACTION_TERMINATE);
 	bool		still;
+	PGPROC	   *proc;
 	PgxtTimeoutEvent event;
 	int64		elapsed_us;
 	char		rule[PGXT_RULE_TEXT_LEN + 32];
@@ -200,6 +206,19 @@ act_on_session(PgxtSlot *slot, const PgxtSlot *seen, PgxtTimeoutKind kind,
 	elapsed_us = (kind == PGXT_TIMEOUT_IDLE) ?
 		now - seen->state_since : now - seen->xact_start;
 	describe_rule(kind, rule_index, rule, sizeof(rule));
+
+	/*
+	 * The pid must still be a backend.  Idle in transaction also means
+	 * waiting for the client: a backend whose slot still says idle may have
+	 * received its next statement and be parsing or planning it, or waiting
+	 * for a lock in parse analysis, before the hooks see it.
+	 */
+	proc = BackendPidGetProc(seen->pid);
+	if (proc == NULL)
+		return;
+	if (kind == PGXT_TIMEOUT_IDLE &&
+		*((volatile uint32 *) &proc->wait_event_info) != WAIT_EVENT_CLIENT_READ)
+		return;
 
 	SpinLockAcquire(&slot->mutex);
 	still = slot->pid == seen->pid &&
@@ -227,6 +246,11 @@ act_on_session(PgxtSlot *slot, const PgxtSlot *seen, PgxtTimeoutKind kind,
 	if (!still)
 		return;
 
+	/* signal at once: the shorter the gap after the re-check, the better */
+	if (terminate && kill(seen->pid, SIGTERM) != 0 && errno != ESRCH)
+		ereport(WARNING,
+				(errmsg("could not send signal to process %d: %m", seen->pid)));
+
 	memset(&event, 0, sizeof(event));
 	event.time = now;
 	event.pid = seen->pid;
@@ -251,10 +275,6 @@ act_on_session(PgxtSlot *slot, const PgxtSlot *seen, PgxtTimeoutKind kind,
 					elapsed_text, limit_text, rule),
 			 errdetail("application_name=\"%s\", tag=\"%s\", user=\"%s\", database=\"%s\"",
 					   seen->appname, seen->tag, seen->rolename, seen->dbname)));
-
-	if (terminate && kill(seen->pid, SIGTERM) != 0 && errno != ESRCH)
-		ereport(WARNING,
-				(errmsg("could not send signal to process %d: %m", seen->pid)));
 }
 
 /*

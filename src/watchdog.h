@@ -5,6 +5,8 @@
  *		transaction or holding a transaction past their limits, and the
  *		settings behind it.
  *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
  * IDENTIFICATION
  *		src/watchdog.h
  *
