@@ -60,6 +60,8 @@
 #   workload config instr/xact +instr/xact ratio check
 # Takes about 1 minute at the default size on 2 CPUs.
 set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/common.sh"
 
 nxacts=3000
 workloads=a,b
@@ -80,34 +82,16 @@ while getopts "n:w:c:j:d:kL:g:h" opt; do
 		k) keep=1 ;;
 		L) lib=$OPTARG ;;
 		g) gucs=$OPTARG ;;
-		*) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+		*) bench_usage; exit 2 ;;
 	esac
 done
 
-bindir=${PG_BINDIR:-$("${PG_CONFIG:-pg_config}" --bindir)}
+bench_bindir
 postgres=$bindir/postgres
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind not found" >&2; exit 2; }
 [ -x "$postgres" ] || { echo "callgrind.sh: no $postgres" >&2; exit 2; }
 
-if [ -z "$work" ]; then
-	work=$(mktemp -d /tmp/pgxt-callgrind.XXXXXX)
-elif [ -e "$work/.pgxt-bench" ]; then
-	rm -rf "$work"	# a scratch directory of an earlier run
-	mkdir -p "$work"
-elif [ -e "$work" ] && [ -n "$(ls -A "$work")" ]; then
-	echo "callgrind.sh: $work exists and is not empty" >&2
-	exit 2
-else
-	mkdir -p "$work"
-fi
-work=$(cd "$work" && pwd)
-touch "$work/.pgxt-bench"
-[ $keep = 1 ] || trap 'rm -rf "$work"' EXIT
-as_pg=()
-if [ "$(id -u)" = 0 ]; then
-	chown postgres "$work"
-	as_pg=(runuser -u postgres --)
-fi
+bench_workdir callgrind
 
 # Extra -c flags for every run, identical for the measured and empty runs.
 guc_flags=()

@@ -33,6 +33,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=common.sh source-path=SCRIPTDIR
+. "$here/common.sh"
 nxacts=20000
 work=
 keep=0
@@ -45,38 +47,12 @@ while getopts "n:d:kp:s:h" opt; do
 		k) keep=1 ;;
 		p) port=$OPTARG ;;
 		s) parts=$OPTARG ;;
-		*) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+		*) bench_usage; exit 2 ;;
 	esac
 done
-bindir=${PG_BINDIR:-$("${PG_CONFIG:-pg_config}" --bindir)}
+bench_bindir
 export PG_BINDIR=$bindir
-
-if [ -z "$work" ]; then
-	work=$(mktemp -d /tmp/pgxt-scale.XXXXXX)
-elif [ -e "$work/.pgxt-bench" ]; then
-	rm -rf "$work"
-	mkdir -p "$work"
-elif [ -e "$work" ] && [ -n "$(ls -A "$work")" ]; then
-	echo "scale.sh: $work exists and is not empty" >&2
-	exit 2
-else
-	mkdir -p "$work"
-fi
-work=$(cd "$work" && pwd)
-touch "$work/.pgxt-bench"
-as_pg=()
-if [ "$(id -u)" = 0 ]; then
-	chown postgres "$work"
-	as_pg=(runuser -u postgres --)
-fi
-server_up=0
-cleanup() {
-	if [ $server_up = 1 ]; then
-		"${as_pg[@]}" "$bindir/pg_ctl" -D "$work/data" -m immediate stop > /dev/null 2>&1 || true
-	fi
-	[ $keep = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir scale
 
 status=0
 has_part() { case ",$parts," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -114,11 +90,6 @@ start_server() {	# MAX
 		start > /dev/null
 	server_up=1
 }
-stop_server() {
-	"${as_pg[@]}" "$bindir/pg_ctl" -D "$work/data" -w stop > /dev/null
-	server_up=0
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 if has_part 2 || has_part 3; then
 	"${as_pg[@]}" "$bindir/initdb" -D "$work/data" -A trust --no-sync > "$work/initdb.log" 2>&1

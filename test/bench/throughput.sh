@@ -37,6 +37,8 @@
 # owning DIR.  Takes rounds x configs x (tests x T + about 8) seconds: about
 # 13 minutes by default.
 set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/common.sh"
 
 rounds=5
 secs=10
@@ -56,37 +58,11 @@ while getopts "r:T:s:c:t:d:kp:h" opt; do
 		d) work=$OPTARG ;;
 		k) keep=1 ;;
 		p) port=$OPTARG ;;
-		*) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+		*) bench_usage; exit 2 ;;
 	esac
 done
-bindir=${PG_BINDIR:-$("${PG_CONFIG:-pg_config}" --bindir)}
-
-if [ -z "$work" ]; then
-	work=$(mktemp -d /tmp/pgxt-throughput.XXXXXX)
-elif [ -e "$work/.pgxt-bench" ]; then
-	rm -rf "$work"
-	mkdir -p "$work"
-elif [ -e "$work" ] && [ -n "$(ls -A "$work")" ]; then
-	echo "throughput.sh: $work exists and is not empty" >&2
-	exit 2
-else
-	mkdir -p "$work"
-fi
-work=$(cd "$work" && pwd)
-touch "$work/.pgxt-bench"
-as_pg=()
-if [ "$(id -u)" = 0 ]; then
-	chown postgres "$work"
-	as_pg=(runuser -u postgres --)
-fi
-server_up=0
-cleanup() {
-	if [ $server_up = 1 ]; then
-		"${as_pg[@]}" "$bindir/pg_ctl" -D "$work/data" -m immediate stop > /dev/null 2>&1 || true
-	fi
-	[ $keep = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
+bench_bindir
+bench_workdir throughput
 
 libs_of() {
 	case $1 in
@@ -106,10 +82,6 @@ start_server() {	# LIBS
 		-o "-c shared_preload_libraries='$1' -c port=$port -c listen_addresses='' -c unix_socket_directories='$work' -c shared_buffers=256MB -c synchronous_commit=off -c max_connections=100" \
 		start > /dev/null
 	server_up=1
-}
-stop_server() {
-	"${as_pg[@]}" "$bindir/pg_ctl" -D "$work/data" -w stop > /dev/null
-	server_up=0
 }
 pgbench_() {
 	"${as_pg[@]}" "$bindir/pgbench" -h "$work" -p "$port" "$@" postgres
@@ -186,7 +158,7 @@ for t in "${tl[@]}"; do
 	base_med=
 	for c in "${cl[@]}"; do
 		vals=$(awk -v t="$t" -v c="$c" '$1 == t && $2 == c { print $3 }' "$work/results.txt" | sort -n)
-		med=$(echo "$vals" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+		med=$(echo "$vals" | median)
 		[ "$c" = base ] && base_med=$med
 		ratio=-
 		[ -n "$base_med" ] && ratio=$(awk -v m="$med" -v b="$base_med" 'BEGIN { printf "%.3f", m / b }')

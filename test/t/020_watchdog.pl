@@ -5,71 +5,21 @@
 # column of pg_stat_transactions show exactly the events that happened.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use WatchdogTest;
 
-# Poll margin over the limit, in seconds, for wall-clock bounds: the
-# pg_stat_activity row goes away only once the backend has exited.
-my $MARGIN = 0.25;
-my $WATCHDOG =
-  q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'postgres_extension watchdog'};
-
-my $node = PostgreSQL::Test::Cluster->new('watchdog');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'postgres_extension'
-max_prepared_transactions = 2
-postgres_extension.timeout_rules = 'app=A idle=1s'
-});
-$node->start;
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION postgres_extension;
-	CREATE TABLE t (app text, n int);
-});
+my $node = watchdog_node('watchdog',
+	[ 'max_prepared_transactions = 2',
+	  "postgres_extension.timeout_rules = 'app=A idle=1s'" ],
+	'CREATE TABLE t (app text, n int);');
 is($node->safe_psql('postgres', $WATCHDOG), '1', 'the watchdog runs');
 
 #### helpers ####
-
-my $marks = 0;
-
-# A psql session in the background with application_name $app, verbose
-# errors (SQLSTATE shown) and its backend pid.
-sub session
-{
-	my ($app, %opt) = @_;
-	my $s = $node->background_psql($opt{db} // 'postgres',
-		on_error_stop => 0, timeout => 60);
-	$s->query_safe(qq{\\set VERBOSITY verbose\nSET application_name = '$app'});
-	$s->{pid} = $s->query_safe('SELECT pg_backend_pid()');
-	$s->{app} = $app;
-	return $s;
-}
-
-# Send sql without waiting for it; returns a mark for wait_mark.
-sub send_sql
-{
-	my ($s, $sql) = @_;
-	my $mark = 'mark ' . ++$marks;
-	$s->{stdin} .= "$sql\n\\echo '$mark'\n";
-	$s->{run}->pump_nb while length $s->{stdin} && $s->{run}->pumpable;
-	return $mark;
-}
-
-# Wait until psql has run everything before the mark; false if psql exited
-# first.
-sub wait_mark
-{
-	my ($s, $mark) = @_;
-	until ($s->{stdout} =~ /^\Q$mark\E$/m)
-	{
-		return 0 if !$s->{run}->pumpable;
-		$s->{run}->pump;
-	}
-	return 1;
-}
 
 # Run sql in a session that may have lost its backend (a broken feature):
 # returns psql's stderr, or undef if psql has exited.  Never dies.
@@ -82,27 +32,8 @@ sub try_query
 	return $ok ? $s->{stderr} : undef;
 }
 
-# Send one more statement to a session whose backend should be gone, wait
-# for psql to exit (it does when the connection is lost) and return its
-# stderr.
-sub client_error
-{
-	my ($s) = @_;
-	$s->{stdin} .= "SELECT 'still alive';\n\\q\n";
-	$s->{run}->finish;
-	return $s->{stderr};
-}
-
 # The monitor session polls pg_stat_activity cheaply.
-my $mon = $node->background_psql('postgres', timeout => 60);
-$mon->query_safe(q{SET application_name = 'monitor'});
-
-sub alive
-{
-	my ($pid) = @_;
-	return $mon->query_safe(
-		"SELECT count(*) FROM pg_stat_activity WHERE pid = $pid") eq '1';
-}
+my $mon = watchdog_monitor($node);
 
 # Poll until pid is gone or $deadline (absolute time) passes; returns the
 # time it was first seen gone and the last time it was seen alive.
@@ -126,12 +57,6 @@ sub events
 	return $mon->query_safe(
 		qq{SELECT application_name, tag, kind, limit_ms, action, rule
 			 FROM pg_stat_transactions_timeouts WHERE $where ORDER BY seq});
-}
-
-sub watchdog_ok
-{
-	my ($what) = @_;
-	is($mon->query_safe($WATCHDOG), '1', "the watchdog is alive $what");
 }
 
 #### idle limit: app A ends, app B and others survive ####

@@ -5,28 +5,21 @@
 # start it runs again.  Each time it ends an idle session again.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use WatchdogTest;
 
-my $MARGIN = 0.25;
-my $WATCHDOG =
+my $WATCHDOG_PID =
   q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'postgres_extension watchdog'};
 
-my $node = PostgreSQL::Test::Cluster->new('watchdog_crash');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'postgres_extension'
-restart_after_crash = on
-postgres_extension.timeout_rules = 'app=A idle=1s'
-});
-$node->start;
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION postgres_extension;
-	CREATE TABLE t (n int);
-});
+my $node = watchdog_node('watchdog_crash',
+	[ 'restart_after_crash = on',
+	  "postgres_extension.timeout_rules = 'app=A idle=1s'" ],
+	'CREATE TABLE t (n int);');
 
 # Poll for up to $limit seconds until the server answers and exactly one
 # watchdog runs, other than $old_pid; returns its pid and the seconds it
@@ -37,7 +30,7 @@ sub wait_watchdog
 	my $start = time;
 	while (time - $start < $limit)
 	{
-		my ($ret, $out) = $node->psql('postgres', $WATCHDOG);
+		my ($ret, $out) = $node->psql('postgres', $WATCHDOG_PID);
 		return ($out, time - $start)
 		  if $ret == 0 && $out =~ /^\d+$/ && (!defined $old_pid || $out != $old_pid);
 		sleep 0.1;
@@ -118,8 +111,7 @@ like($log, qr/background worker "postgres_extension watchdog" \(PID $wd\) was te
 	'the postmaster saw the watchdog killed');
 like($log, qr/all server processes terminated; reinitializing/,
 	'... and went through its crash cycle');
-is($node->safe_psql('postgres',
-		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'postgres_extension watchdog'}),
+is($node->safe_psql('postgres', $WATCHDOG),
 	'1', 'exactly one watchdog after the crash cycle');
 idle_session_is_ended('after SIGKILL');
 
@@ -133,8 +125,7 @@ ok(defined $wd3, 'after an immediate shutdown and start the watchdog is back')
   and note sprintf('back after %.1f s', $took);
 idle_session_is_ended('after immediate shutdown');
 
-is($node->safe_psql('postgres',
-		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'postgres_extension watchdog'}),
+is($node->safe_psql('postgres', $WATCHDOG),
 	'1', 'exactly one watchdog at the end');
 $node->stop;
 done_testing();

@@ -7,85 +7,20 @@
 # pg_stat_transactions_timeouts, one event per ended session.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use WatchdogTest;
 
-my $MARGIN = 0.25;
-my $WATCHDOG =
-  q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'postgres_extension watchdog'};
-
-my $node = PostgreSQL::Test::Cluster->new('watchdog_rules');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'postgres_extension'
-max_connections = 40
-});
-$node->start;
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION postgres_extension;
-	CREATE ROLE etl LOGIN;
-	CREATE DATABASE otherdb;
-});
+my $node = watchdog_node('watchdog_rules', [ 'max_connections = 40' ],
+	"CREATE ROLE etl LOGIN;\nCREATE DATABASE otherdb;\n");
 
 #### helpers ####
 
-my $marks = 0;
-
-sub session
-{
-	my ($app, %opt) = @_;
-	my $s = $node->background_psql(
-		$opt{db} // 'postgres',
-		on_error_stop => 0,
-		timeout => 60,
-		extra_params => [ $opt{role} ? ('-U', $opt{role}) : () ]);
-	$s->query_safe(qq{\\set VERBOSITY verbose\nSET application_name = '$app'});
-	$s->{pid} = $s->query_safe('SELECT pg_backend_pid()');
-	$s->{app} = $app;
-	return $s;
-}
-
-sub send_sql
-{
-	my ($s, $sql) = @_;
-	my $mark = 'mark ' . ++$marks;
-	$s->{stdin} .= "$sql\n\\echo '$mark'\n";
-	$s->{run}->pump_nb while length $s->{stdin} && $s->{run}->pumpable;
-	return $mark;
-}
-
-sub wait_mark
-{
-	my ($s, $mark) = @_;
-	until ($s->{stdout} =~ /^\Q$mark\E$/m)
-	{
-		return 0 if !$s->{run}->pumpable;
-		$s->{run}->pump;
-	}
-	return 1;
-}
-
-# Make psql notice that its backend is gone; returns its stderr.
-sub client_error
-{
-	my ($s) = @_;
-	$s->{stdin} .= "SELECT 'still alive';\n\\q\n";
-	$s->{run}->finish;
-	return $s->{stderr};
-}
-
-my $mon = $node->background_psql('postgres', timeout => 60);
-$mon->query_safe(q{SET application_name = 'monitor'});
-
-sub alive
-{
-	my ($pid) = @_;
-	return $mon->query_safe(
-		"SELECT count(*) FROM pg_stat_activity WHERE pid = $pid") eq '1';
-}
+my $mon = watchdog_monitor($node);
 
 # The watchdog's events about one backend: "kind|limit_ms|rule" lines.
 sub events_of
@@ -326,7 +261,7 @@ for (1 .. 150)
 ok($sw_gone, 'after the switch to terminate, the logged idle session is ended');
 $sw->{run}->pumpable ? $sw->quit : $sw->{run}->finish;
 
-is($mon->query_safe($WATCHDOG), '1', 'the watchdog is alive at the end');
+watchdog_ok('at the end');
 $mon->quit;
 $node->stop;
 done_testing();
