@@ -61,6 +61,7 @@ typedef struct PgxtShared
 	int64		dealloc;		/* entries evicted since the last reset */
 	TimestampTz stats_reset;
 	PgxtHistorySums evicted;	/* evicted entries' sums since the boundary */
+	LWLock	   *events_lock;	/* protects the two fields below */
 	uint64		timeout_events; /* events ever added since the last reset */
 	PgxtTimeoutEvent timeout_ring[PGXT_TIMEOUT_EVENTS];
 } PgxtShared;
@@ -107,7 +108,7 @@ void
 pgxt_store_request(void)
 {
 	RequestAddinShmemSpace(store_size());
-	RequestNamedLWLockTranche(PGXT_NAME, 1);
+	RequestNamedLWLockTranche(PGXT_NAME, 2);
 }
 
 /*
@@ -140,7 +141,8 @@ pgxt_store_startup(void)
 										 &scratch_found);
 	if (!found)
 	{
-		pgxt_shared->lock = &(GetNamedLWLockTranche(PGXT_NAME))->lock;
+		pgxt_shared->lock = &(GetNamedLWLockTranche(PGXT_NAME))[0].lock;
+		pgxt_shared->events_lock = &(GetNamedLWLockTranche(PGXT_NAME))[1].lock;
 		pgxt_shared->generation = 0;
 		SpinLockInit(&pgxt_shared->mutex);
 		pgxt_shared->dealloc = 0;
@@ -643,21 +645,21 @@ pgxt_store_restore_info(int64 dealloc, TimestampTz stats_reset,
 
 /*
  * Append a watchdog event to the ring, replacing the oldest when full.
- * Takes pgxt_shared->mutex.
+ * Takes pgxt_shared->events_lock exclusively.
  */
 void
 pgxt_store_add_timeout_event(const PgxtTimeoutEvent *event)
 {
-	SpinLockAcquire(&pgxt_shared->mutex);
+	LWLockAcquire(pgxt_shared->events_lock, LW_EXCLUSIVE);
 	pgxt_shared->timeout_ring[pgxt_shared->timeout_events % PGXT_TIMEOUT_EVENTS] = *event;
 	pgxt_shared->timeout_events++;
-	SpinLockRelease(&pgxt_shared->mutex);
+	LWLockRelease(pgxt_shared->events_lock);
 }
 
 /*
  * Copy the watchdog events, oldest first, into events (room for
  * PGXT_TIMEOUT_EVENTS) and return how many there are.  Takes
- * pgxt_shared->mutex.
+ * pgxt_shared->events_lock shared.
  */
 int
 pgxt_store_timeout_events(PgxtTimeoutEvent *events)
@@ -666,18 +668,18 @@ pgxt_store_timeout_events(PgxtTimeoutEvent *events)
 	int			count;
 	int			i;
 
-	SpinLockAcquire(&pgxt_shared->mutex);
+	LWLockAcquire(pgxt_shared->events_lock, LW_SHARED);
 	total = pgxt_shared->timeout_events;
 	count = (int) Min(total, (uint64) PGXT_TIMEOUT_EVENTS);
 	for (i = 0; i < count; i++)
 		events[i] = pgxt_shared->timeout_ring[(total - count + i) % PGXT_TIMEOUT_EVENTS];
-	SpinLockRelease(&pgxt_shared->mutex);
+	LWLockRelease(pgxt_shared->events_lock);
 	return count;
 }
 
 /*
- * Discard every entry and watchdog event and restart the global counters.  Takes
- * pgxt_shared->lock exclusively.
+ * Discard every entry and watchdog event and restart the global counters.
+ * Takes pgxt_shared->lock exclusively, then pgxt_shared->events_lock.
  */
 void
 pgxt_store_reset(void)
@@ -695,11 +697,14 @@ pgxt_store_reset(void)
 	SpinLockAcquire(&pgxt_shared->mutex);
 	pgxt_shared->dealloc = 0;
 	pgxt_shared->stats_reset = reset_time;
-	pgxt_shared->timeout_events = 0;
 	memset(&pgxt_shared->evicted, 0, sizeof(PgxtHistorySums));
 	SpinLockRelease(&pgxt_shared->mutex);
 
 	LWLockRelease(pgxt_shared->lock);
+
+	LWLockAcquire(pgxt_shared->events_lock, LW_EXCLUSIVE);
+	pgxt_shared->timeout_events = 0;
+	LWLockRelease(pgxt_shared->events_lock);
 }
 
 /*

@@ -14,8 +14,10 @@
  *	 under the spinlock.
  * - A backend slot is written by its owning backend and by the watchdog,
  *	 always under the slot's spinlock, and read by anyone under it.
- * - dealloc, stats_reset and the ring of watchdog events are protected by
- *	 PgxtShared->mutex.
+ * - dealloc, stats_reset and the evicted entries' pending history sums are
+ *	 protected by PgxtShared->mutex.
+ * - The ring of watchdog events is protected by PgxtShared->events_lock
+ *	 (an LWLock: readers copy the whole ring).
  *
  * Copyright (c) 2026, the postgres_extension developers
  *
