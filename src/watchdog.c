@@ -278,6 +278,28 @@ act_on_session(PgxtSlot *slot, const PgxtSlot *seen, PgxtTimeoutKind kind,
 }
 
 /*
+ * If the limit counted from since has passed at now, hand the session to
+ * act_on_session and return true; otherwise lower *next_deadline to this
+ * deadline if it is nearer (0 means none yet) and return false.
+ */
+static bool
+past_deadline(PgxtSlot *slot, const PgxtSlot *seen, PgxtTimeoutKind kind,
+			  TimestampTz since, int limit_ms, int rule_index, TimestampTz now,
+			  TimestampTz *next_deadline)
+{
+	TimestampTz deadline = since + (TimestampTz) limit_ms * 1000;
+
+	if (now >= deadline)
+	{
+		act_on_session(slot, seen, kind, limit_ms, rule_index, now);
+		return true;
+	}
+	if (*next_deadline == 0 || deadline < *next_deadline)
+		*next_deadline = deadline;
+	return false;
+}
+
+/*
  * One pass over the backend slots: act on every session past a limit and
  * return the time of the nearest deadline still ahead (0 if none).
  */
@@ -309,34 +331,14 @@ watchdog_pass(TimestampTz now)
 						 seen.dbname, pgxt_idle_timeout_ms, pgxt_xact_timeout_ms,
 						 &limits);
 
-		if (limits.xact_ms > 0)
-		{
-			TimestampTz deadline = seen.xact_start +
-				(TimestampTz) limits.xact_ms * 1000;
-
-			if (now >= deadline)
-			{
-				act_on_session(slot, &seen, PGXT_TIMEOUT_XACT, limits.xact_ms,
-							   limits.xact_rule, now);
-				continue;
-			}
-			if (next_deadline == 0 || deadline < next_deadline)
-				next_deadline = deadline;
-		}
+		if (limits.xact_ms > 0 &&
+			past_deadline(slot, &seen, PGXT_TIMEOUT_XACT, seen.xact_start,
+						  limits.xact_ms, limits.xact_rule, now, &next_deadline))
+			continue;
 		if (limits.idle_ms > 0 && seen.state != PGXT_STATE_ACTIVE)
-		{
-			TimestampTz deadline = seen.state_since +
-				(TimestampTz) limits.idle_ms * 1000;
-
-			if (now >= deadline)
-			{
-				act_on_session(slot, &seen, PGXT_TIMEOUT_IDLE, limits.idle_ms,
-							   limits.idle_rule, now);
-				continue;
-			}
-			if (next_deadline == 0 || deadline < next_deadline)
-				next_deadline = deadline;
-		}
+			(void) past_deadline(slot, &seen, PGXT_TIMEOUT_IDLE, seen.state_since,
+								 limits.idle_ms, limits.idle_rule, now,
+								 &next_deadline);
 	}
 	return next_deadline;
 }
