@@ -649,8 +649,8 @@ pgxt_rules_parse(const char *src, char *errbuf, size_t errbuflen)
  * matching resumes after it.  Backtracking to earlier stars is never
  * needed, so the time is O(len(pattern) * len(s)) at worst.
  */
-bool
-pgxt_glob_match(const char *pattern, const char *s)
+static bool
+glob_match(const char *pattern, const char *s)
 {
 	const char *after_star = NULL;	/* pattern just after the last '*' */
 	const char *star_match_end = NULL;	/* end of what that '*' swallows */
@@ -691,10 +691,10 @@ static bool
 rule_matches(const PgxtRule *rule, const char *app, const char *tag,
 			 const char *role, const char *db)
 {
-	return (!rule->has_app || pgxt_glob_match(rule->app, app)) &&
-		(!rule->has_tag || pgxt_glob_match(rule->tag, tag)) &&
-		(!rule->has_role || pgxt_glob_match(rule->role, role)) &&
-		(!rule->has_db || pgxt_glob_match(rule->db, db));
+	return (!rule->has_app || glob_match(rule->app, app)) &&
+		(!rule->has_tag || glob_match(rule->tag, tag)) &&
+		(!rule->has_role || glob_match(rule->role, role)) &&
+		(!rule->has_db || glob_match(rule->db, db));
 }
 
 /*

@@ -56,7 +56,6 @@ typedef struct PgxtLimits
  * a message into errbuf (errbuflen bytes). Pure C: no palloc, no ereport.
  */
 extern PgxtRuleSet *pgxt_rules_parse(const char *src, char *errbuf, size_t errbuflen);
-extern bool pgxt_glob_match(const char *pattern, const char *s);
 extern void pgxt_rules_match(const PgxtRuleSet *set, const char *app, const char *tag,
 							 const char *role, const char *db,
 							 int default_idle_ms, int default_xact_ms, PgxtLimits *out);

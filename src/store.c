@@ -328,8 +328,8 @@ entry_alloc(const PgxtKey *key, TimestampTz now)
 /*
  * Histogram bucket of a duration in microseconds.
  */
-int
-pgxt_hist_bucket(int64 us)
+static int
+hist_bucket(int64 us)
 {
 	int			msb;
 
@@ -441,7 +441,7 @@ counters_add(PgxtCounters *c, const PgxtXactSample *s)
 		c->history_base.max_hold_us = s->hold_us;
 	c->usage += USAGE_INIT;
 	c->last_seen = s->end;
-	c->hist[pgxt_hist_bucket(s->hold_us)]++;
+	c->hist[hist_bucket(s->hold_us)]++;
 }
 
 /*

@@ -220,7 +220,6 @@ extern void pgxt_store_evicted(PgxtHistorySums *evicted);
 extern void pgxt_store_restore_info(int64 dealloc, TimestampTz stats_reset,
 									const PgxtHistorySums *evicted);
 
-extern int	pgxt_hist_bucket(int64 us);
 extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);
 extern double pgxt_hist_percentile(const PgxtCounters *counters, double fraction);
 

@@ -84,6 +84,18 @@ psql_() {
 	"${as_pg[@]}" env PGAPPNAME="${app:-reader}" PGOPTIONS="-c client_min_messages=warning" "$bindir/psql" -X -q -A -t \
 		-v ON_ERROR_STOP=1 -h "$work" -p "$port" -d postgres "$@"
 }
+# Reset the statistics and run the 10,000 tagged transactions as
+# application 'scale'; load_seconds is how long they took.
+load_tags() {
+	local t0 t1
+
+	psql_ -c "CREATE EXTENSION IF NOT EXISTS postgres_extension" -c "SELECT pg_stat_transactions_reset()" > /dev/null
+	t0=$(date +%s.%N)
+	app=scale psql_ -f "$work/tags.sql" > /dev/null
+	t1=$(date +%s.%N)
+	load_seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+}
+
 start_server() {	# MAX
 	"${as_pg[@]}" "$bindir/pg_ctl" -D "$work/data" -w -l "$work/server.log" \
 		-o "-c shared_preload_libraries=postgres_extension -c postgres_extension.max=$1 -c port=$port -c listen_addresses='' -c unix_socket_directories='$work'" \
@@ -101,12 +113,9 @@ fi
 if has_part 2; then
 	echo "== 2. reading pg_stat_transactions with 10,000 rows (postgres_extension.max=11000)"
 	start_server 11000
-	psql_ -c "CREATE EXTENSION postgres_extension" -c "SELECT pg_stat_transactions_reset()" > /dev/null
-	t0=$(date +%s.%N)
-	app=scale psql_ -f "$work/tags.sql" > /dev/null
-	t1=$(date +%s.%N)
+	load_tags
 	rows=$(psql_ -c "SELECT count(*) FROM pg_stat_transactions WHERE application_name = 'scale'")
-	echo "10,000 tagged transactions through psql: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s; rows of application 'scale': $rows"
+	echo "10,000 tagged transactions through psql: $load_seconds s; rows of application 'scale': $rows"
 	[ "$rows" = 10000 ] || { echo "CHECK FAILED: want 10000 rows"; status=1; }
 	for i in 1 2 3 4 5 6 7; do
 		printf '%s\n' '\timing on' 'SELECT * FROM pg_stat_transactions \g /dev/null' |
@@ -129,10 +138,7 @@ fi
 if has_part 3; then
 	echo "== 3. postgres_extension.max=1000, 10,000 tags"
 	start_server 1000
-	psql_ -c "CREATE EXTENSION IF NOT EXISTS postgres_extension" -c "SELECT pg_stat_transactions_reset()" > /dev/null
-	t0=$(date +%s.%N)
-	app=scale psql_ -f "$work/tags.sql" > /dev/null
-	t1=$(date +%s.%N)
+	load_tags
 	# a key created after all the evictions counts exactly
 	awk 'BEGIN { for (i = 0; i < 100; i++) print "SELECT 1 /*tag='\''after'\''*/;" }' > "$work/after.sql"
 	chmod a+r "$work/after.sql"
@@ -142,7 +148,7 @@ if has_part 3; then
 		       (SELECT count(*) FROM pg_stat_transactions WHERE application_name = 'scale'),
 		       (SELECT coalesce(sum(xacts), 0) FROM pg_stat_transactions WHERE tag = 'after'),
 		       (SELECT dealloc FROM pg_stat_transactions_info)")"
-	echo "10,000 tagged transactions through psql: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+	echo "10,000 tagged transactions through psql: $load_seconds s"
 	echo "rows $rows (application 'scale': $scale_rows), dealloc $dealloc, xacts of the key made last: $after"
 	# keys made: the reset's own, 10,000 tags, 'after'; readers' keys may add
 	if [ "$rows" -le 1000 ] && [ "$after" = 100 ] &&
