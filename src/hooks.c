@@ -21,10 +21,11 @@
  *
  * nesting_level is 1 while a top-level executor or utility call runs; the
  * calls nested inside it (functions, triggers, cursors) pass straight
- * through, and only the top-level call resets it, on return or on error.
- * A top-level ExecutorStart that fails leaves its span open: the abort
- * callback, or the subtransaction abort callback inside a savepoint, ends
- * it.
+ * through.  The top-level call resets it when it returns.  An error that
+ * leaves it unwinds to the client's level without a PG_TRY of ours (a
+ * setjmp per statement): the abort callback, or the subtransaction abort
+ * callback inside a client's savepoint, resets nesting_level and ends the
+ * failed statement's span, as it does for a failed ExecutorStart.
  *
  * The backend publishes its transaction in its shared slot (under the slot
  * spinlock) for the activity view and the watchdog.  Parallel workers and
@@ -556,6 +557,24 @@ statement_error(void)
 }
 
 /*
+ * True if the (sub)transaction that aborts now failed at the client's
+ * level, and if so forget the statement nesting the error escaped from.
+ * The portal that ran a failed top-level statement restores ActivePortal
+ * (NULL outside any statement) before the error reaches PostgresMain,
+ * which aborts; an error caught inside a statement (an exception block)
+ * aborts a subtransaction with the statement's portal still active, and a
+ * procedure's ROLLBACK aborts the transaction there too.
+ */
+static inline bool
+abort_at_client_level(void)
+{
+	if (ActivePortal != NULL)
+		return false;
+	nesting_level = 0;
+	return true;
+}
+
+/*
  * ExecutorStart hook: a top-level query begins.
  */
 static void
@@ -587,12 +606,15 @@ ends_with_run(QueryDesc *queryDesc)
 
 /*
  * ExecutorRun hook: runs a query's plan; nested queries run inside it.
+ *
+ * No PG_TRY here: an error that leaves a top-level call unwinds to the
+ * portal, which restores ActivePortal before the (sub)transaction aborts,
+ * and the abort callbacks reset nesting_level then (see
+ * statement_unwound).
  */
 static void
 pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 {
-	bool		top;
-
 	if (nesting_level > 0 || !tracking_backend())
 	{
 		if (prev_ExecutorRun)
@@ -602,34 +624,33 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 		return;
 	}
 
-	top = ActivePortal != NULL;
-	if (top)
-		statement_resume();
-
-	nesting_level = 1;
-	PG_TRY();
+	if (ActivePortal == NULL)
 	{
+		/* executor work outside any statement: only nest what runs in it */
+		nesting_level = 1;
 		if (prev_ExecutorRun)
 			prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
 		else
 			standard_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
-	}
-	PG_CATCH();
-	{
 		nesting_level = 0;
-		if (top)
-			statement_error();
-		PG_RE_THROW();
+		return;
 	}
-	PG_END_TRY();
+
+	statement_resume();
+	nesting_level = 1;
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
+	else
+		standard_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
 	nesting_level = 0;
 
-	if (top && ends_with_run(queryDesc))
+	if (ends_with_run(queryDesc))
 		statement_done();
 }
 
 /*
  * ExecutorFinish hook: AFTER triggers fire here, inside the statement.
+ * Errors are handled as in pgxt_ExecutorRun.
  */
 static void
 pgxt_ExecutorFinish(QueryDesc *queryDesc)
@@ -654,21 +675,10 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 		statement_resume();
 
 	nesting_level = 1;
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_CATCH();
-	{
-		nesting_level = 0;
-		if (top)
-			statement_error();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
 	nesting_level = 0;
 
 	if (top)
@@ -690,23 +700,13 @@ run_utility(PGXT_PROCESSUTILITY_PARAMS)
 
 /*
  * Run a top-level utility statement whose span statement_begin opened;
- * the span ends when it returns or fails.
+ * the span ends when it returns, or in the abort callbacks if it fails.
  */
 static void
 run_timed_utility(PGXT_PROCESSUTILITY_PARAMS)
 {
 	nesting_level = 1;
-	PG_TRY();
-	{
-		run_utility(PGXT_PROCESSUTILITY_ARGS);
-	}
-	PG_CATCH();
-	{
-		nesting_level = 0;
-		statement_error();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	run_utility(PGXT_PROCESSUTILITY_ARGS);
 	nesting_level = 0;
 	/* SET application_name, SET ROLE: show them from now on */
 	if (xact.open)
@@ -853,6 +853,9 @@ pgxt_xact_callback(XactEvent event, void *arg)
 		return;
 	}
 
+	if (event == XACT_EVENT_ABORT)
+		(void) abort_at_client_level();
+
 	/* a failed commit starts no chained transaction */
 	if (event == XACT_EVENT_ABORT &&
 		!(xact.open && xact.rollback_requested))
@@ -914,15 +917,14 @@ pgxt_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * Subtransaction abort outside any statement's executor: a top-level
- * statement failed inside a client's savepoint (errors of ExecutorStart are
- * not caught there); its span ends here.
+ * Subtransaction abort at the client's level: a top-level statement failed
+ * inside a client's savepoint; its span ends here.
  */
 static void
 pgxt_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					  SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB && nesting_level == 0)
+	if (event == SUBXACT_EVENT_ABORT_SUB && abort_at_client_level())
 		statement_error();
 }
 
