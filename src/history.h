@@ -16,6 +16,8 @@
 
 #include "store.h"
 
+#include "postgres_extension.h"
+
 /* One row of a bucket: a key's sums, or (other) the sums of all the rest. */
 typedef struct PgxtHistoryRow
 {
@@ -32,6 +34,8 @@ typedef void (*PgxtHistoryVisitor) (TimestampTz bucket_start,
 									TimestampTz bucket_end,
 									const PgxtHistoryRow *row, void *arg);
 
+PGXT_BEGIN_INTERNAL
+
 /*---- GUC variables ----*/
 extern int	pgxt_history_interval_ms;
 extern int	pgxt_history_size;
@@ -45,5 +49,7 @@ extern void pgxt_history_foreach(PgxtHistoryVisitor visitor, void *arg);
 extern void pgxt_history_reset(void);
 extern char *pgxt_history_raw(Size *size);
 extern bool pgxt_history_restore(const char *data, Size size);
+
+PGXT_END_INTERNAL
 
 #endif							/* PGXT_HISTORY_H */

@@ -16,8 +16,14 @@
 
 #include "store.h"
 
+#include "postgres_extension.h"
+
+PGXT_BEGIN_INTERNAL
+
 extern void pgxt_hooks_install(void);
 extern PgxtSlot *pgxt_hooks_my_slot(void);
 extern void pgxt_tag_assign_hook(const char *newval, void *extra);
+
+PGXT_END_INTERNAL
 
 #endif							/* PGXT_HOOKS_H */

@@ -14,9 +14,15 @@
 #ifndef PGXT_PERSIST_H
 #define PGXT_PERSIST_H
 
+#include "postgres_extension.h"
+
+PGXT_BEGIN_INTERNAL
+
 /*---- GUC variables ----*/
 extern bool pgxt_save;
 
 extern void pgxt_persist_startup(bool first_time);
+
+PGXT_END_INTERNAL
 
 #endif							/* PGXT_PERSIST_H */

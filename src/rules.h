@@ -17,6 +17,8 @@
 #ifndef PGXT_RULES_H
 #define PGXT_RULES_H
 
+#include "postgres_extension.h"
+
 #define PGXT_RULE_TEXT_MAX 128
 #define PGXT_RULE_GLOB_MAX 64	/* globs longer than 63 bytes: error */
 
@@ -50,6 +52,8 @@ typedef struct PgxtLimits
 	int			xact_rule;
 } PgxtLimits;
 
+PGXT_BEGIN_INTERNAL
+
 /*
  * Parse src. On success returns a malloc'd set (caller frees with free())
  * and leaves an empty string in errbuf. On failure returns NULL and writes
@@ -59,5 +63,7 @@ extern PgxtRuleSet *pgxt_rules_parse(const char *src, char *errbuf, size_t errbu
 extern void pgxt_rules_match(const PgxtRuleSet *set, const char *app, const char *tag,
 							 const char *role, const char *db,
 							 int default_idle_ms, int default_xact_ms, PgxtLimits *out);
+
+PGXT_END_INTERNAL
 
 #endif							/* PGXT_RULES_H */

@@ -33,6 +33,8 @@
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 
+#include "postgres_extension.h"
+
 /* Tags are at most 63 bytes; the array holds the terminating NUL too. */
 #define PGXT_TAG_LEN			64
 #define PGXT_RULE_TEXT_LEN		128
@@ -199,6 +201,8 @@ typedef void (*PgxtEntryVisitor) (const PgxtKey *key,
 typedef void (*PgxtDeltaVisitor) (const PgxtKey *key,
 								  const PgxtHistorySums *delta, void *arg);
 
+PGXT_BEGIN_INTERNAL
+
 extern void pgxt_store_request(void);
 extern bool pgxt_store_startup(void);
 extern bool pgxt_store_ready(void);
@@ -222,5 +226,7 @@ extern void pgxt_store_restore_info(int64 dealloc, TimestampTz stats_reset,
 
 extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);
 extern double pgxt_hist_percentile(const PgxtCounters *counters, double fraction);
+
+PGXT_END_INTERNAL
 
 #endif							/* PGXT_STORE_H */

@@ -17,6 +17,8 @@
 
 #include "utils/guc.h"
 
+#include "postgres_extension.h"
+
 /*
  * Whitespace as the SQL lexer sees it.
  */
@@ -71,10 +73,14 @@ pgxt_comment_possible(const char *text, int location, int length)
 		(start[length - 2] == '*' && start[length - 1] == '/');
 }
 
+PGXT_BEGIN_INTERNAL
+
 extern bool pgxt_comment_tag(const char *text, int location, int length,
 							 const char *key, char *out, int outsize);
 extern bool pgxt_tag_check_hook(char **newval, void **extra, GucSource source);
 extern bool pgxt_tag_comment_key_check_hook(char **newval, void **extra,
 											GucSource source);
+
+PGXT_END_INTERNAL
 
 #endif							/* PGXT_TAG_H */

@@ -18,12 +18,16 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "postgres_extension.h"
+
 /* Values of postgres_extension.timeout_action */
 typedef enum PgxtTimeoutAction
 {
 	PGXT_ACTION_TERMINATE,
 	PGXT_ACTION_LOG
 }			PgxtTimeoutAction;
+
+PGXT_BEGIN_INTERNAL
 
 /*---- GUC variables ----*/
 extern int	pgxt_idle_timeout_ms;
@@ -37,6 +41,10 @@ extern void pgxt_watchdog_install_log_hook(void);
 extern bool pgxt_timeout_rules_check_hook(char **newval, void **extra,
 										  GucSource source);
 extern void pgxt_timeout_rules_assign_hook(const char *newval, void *extra);
+
+PGXT_END_INTERNAL
+
+/* The worker's entry point, looked up by name when it starts. */
 extern PGDLLEXPORT void pgxt_watchdog_main(Datum main_arg);
 
 #endif							/* PGXT_WATCHDOG_H */
