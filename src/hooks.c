@@ -183,7 +183,7 @@ backend_attach(void)
  * Copy this backend's view of its open transaction into its slot.  Names
  * are copied only when they changed.  Takes the slot spinlock.
  */
-static void
+static inline void
 slot_publish(PgxtSlotState state, TimestampTz since)
 {
 	SpinLockAcquire(&my_slot->mutex);
@@ -204,32 +204,9 @@ slot_publish(PgxtSlotState state, TimestampTz since)
 }
 
 /*
- * Mark the slot out of transaction and return whether the watchdog passed
- * a verdict on the transaction that ends: it is being terminated, or (log
- * mode) it was reported.  Takes the slot spinlock.
- */
-static bool
-slot_end_transaction(TimestampTz end)
-{
-	bool		verdict;
-
-	SpinLockAcquire(&my_slot->mutex);
-	verdict = my_slot->timeout_kind != PGXT_TIMEOUT_NONE ||
-		(my_slot->logged_xact_start != 0 &&
-		 my_slot->logged_xact_start == xact.start);
-	my_slot->state = PGXT_STATE_NONE;
-	my_slot->state_since = end;
-	my_slot->xact_start = 0;
-	my_slot->queryid = 0;
-	my_slot->logged_xact_start = 0;
-	SpinLockRelease(&my_slot->mutex);
-	return verdict;
-}
-
-/*
  * Make tag the transaction's tag.
  */
-static void
+static pg_noinline void
 set_xact_tag(const char *tag)
 {
 	if (strcmp(xact.tag, tag) != 0)
@@ -249,25 +226,32 @@ note_tag_setting(void)
 	if (unlikely(tag_guc_changed))
 	{
 		tag_guc_changed = false;
-		if (pgxt_tag != NULL && pgxt_tag[0] != '\0')
+		if (pgxt_tag[0] != '\0')
 			set_xact_tag(pgxt_tag);
 	}
 }
 
 /*
+ * Take appname as the session's application_name.
+ */
+static pg_noinline void
+set_application_name(const char *appname)
+{
+	strlcpy(xact.appname, appname, NAMEDATALEN);
+	slot_names_dirty = key_dirty = true;
+}
+
+/*
  * Note the session's application_name as it is now.
  */
-static void
+static inline void
 note_application_name(void)
 {
 	const char *appname = application_name ? application_name : "";
 
 	appname_seen = application_name;
-	if (strcmp(xact.appname, appname) != 0)
-	{
-		strlcpy(xact.appname, appname, NAMEDATALEN);
-		slot_names_dirty = key_dirty = true;
-	}
+	if (unlikely(strcmp(xact.appname, appname) != 0))
+		set_application_name(appname);
 }
 
 /*
@@ -275,7 +259,7 @@ note_application_name(void)
  * role's name is looked up only when the role changes, and only inside a
  * valid transaction.
  */
-static void
+static pg_noinline void
 note_session_names(void)
 {
 	Oid			userid = GetUserId();
@@ -301,13 +285,18 @@ note_session_names(void)
 
 /*
  * Begin tracking the current transaction, which started at start.  Does
- * nothing when tracking is off.
+ * nothing when tracking is off.  publish: show it in the slot now (the
+ * first statement does otherwise), and look at the role, which
+ * statement_begin does otherwise.
  */
-static void
+static pg_attribute_always_inline void
 xact_open(TimestampTz start, bool publish)
 {
-	if (pgxt_track == PGXT_TRACK_NONE)
+	if (unlikely(pgxt_track == PGXT_TRACK_NONE))
+	{
+		appname_seen = NULL;	/* untracked transactions may change it */
 		return;
+	}
 
 	xact.open = true;
 	xact.aborted = false;
@@ -325,14 +314,11 @@ xact_open(TimestampTz start, bool publish)
 	xact.queryid = 0;
 	next_xact_explicit = false;
 
+	/* the tag setting as it is now, empty included */
 	tag_guc_changed = false;
-	if (pgxt_tag != NULL && pgxt_tag[0] != '\0')
+	if (unlikely(pgxt_tag[0] != '\0' || xact.tag[0] != '\0'))
 		set_xact_tag(pgxt_tag);
-	else if (xact.tag[0] != '\0')
-	{
-		xact.tag[0] = '\0';
-		slot_names_dirty = key_dirty = true;
-	}
+
 	/*
 	 * xact_finish compared application_name; since then only the revert of
 	 * a SET LOCAL can have changed it, back to the older string, which was
@@ -341,7 +327,8 @@ xact_open(TimestampTz start, bool publish)
 	 */
 	if (unlikely(application_name != appname_seen))
 		note_application_name();
-	if (unlikely(GetUserId() != xact.userid || xact.userid != slot_role_userid))
+	if (unlikely(xact.userid == InvalidOid ||
+				 (publish && GetUserId() != xact.userid)))
 		note_session_names();
 	if (publish)
 		slot_publish(PGXT_STATE_IDLE, start);
@@ -351,7 +338,7 @@ xact_open(TimestampTz start, bool publish)
  * Start an active span at the arrival of the current message, unless one
  * is running.  The time since the last span is an idle gap.
  */
-static void
+static inline void
 span_begin(void)
 {
 	TimestampTz arrival;
@@ -370,7 +357,7 @@ span_begin(void)
 /*
  * End the running span at now.
  */
-static void
+static inline void
 span_end(TimestampTz now)
 {
 	if (!xact.span_open)
@@ -382,14 +369,49 @@ span_end(TimestampTz now)
 }
 
 /*
- * Fold the tracked transaction into the store and forget it.  end is its
+ * The names changed since the key was last built: rebuild it if it now
+ * differs (a name may have changed and changed back, like a tag set per
+ * transaction).  The slot's pending transactions belong to the old key:
+ * they are flushed first.
+ */
+static pg_noinline void
+key_refresh(void)
+{
+	key_dirty = false;
+	if (xact_key.dbid == MyDatabaseId && xact_key.userid == xact.userid &&
+		strcmp(xact_key.tag, xact.tag) == 0 &&
+		strcmp(xact_key.appname, xact.appname) == 0)
+		return;
+
+	pgxt_store_flush(my_slot, &entry_cache);
+	memset(&xact_key, 0, sizeof(xact_key));
+	xact_key.dbid = MyDatabaseId;
+	xact_key.userid = xact.userid;
+	strlcpy(xact_key.appname, xact.appname, NAMEDATALEN);
+	strlcpy(xact_key.tag, xact.tag, PGXT_TAG_LEN);
+
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->pending_key = xact_key;
+	SpinLockRelease(&my_slot->mutex);
+}
+
+/*
+ * Hand the tracked transaction to the store and forget it.  end is its
  * end; the time since the last span counts as active when tail_active
  * (commit or abort work done for the client), else as an idle gap.
+ *
+ * One slot spinlock section marks the slot out of transaction, reads the
+ * watchdog's verdict and appends the transaction to the slot's pending
+ * list; a full list is flushed into the hash (store.c).
  */
-static void
-xact_finish(bool committed, TimestampTz end, bool tail_active)
+static pg_attribute_always_inline void
+xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 {
-	PgxtXactSample sample;
+	PgxtXactSample *sample;
+	int64		hold_us;
+	int64		active_us;
+	bool		readonly;
+	bool		full;
 
 	if (xact.span_open)
 		span_end(end);
@@ -400,49 +422,64 @@ xact_finish(bool committed, TimestampTz end, bool tail_active)
 		else if (end - xact.last_mark > xact.max_idle_us)
 			xact.max_idle_us = end - xact.last_mark;
 	}
-
-	sample.end = end;
-	sample.hold_us = Max(end - xact.start, 0);
-	sample.active_us = Min(xact.active_us, sample.hold_us);
-	sample.max_idle_us = Min(xact.max_idle_us, sample.hold_us - sample.active_us);
-	sample.statements = xact.statements;
-	sample.committed = committed;
-	sample.explicit_block = xact.explicit_block;
-	sample.readonly = xact.aborted ? xact.readonly :
+	hold_us = Max(end - xact.start, 0);
+	active_us = Min(xact.active_us, hold_us);
+	readonly = xact.aborted ? xact.readonly :
 		!TransactionIdIsValid(GetTopTransactionIdIfAny());
-	sample.timed_out = slot_end_transaction(end);
 
-	/* the key is as of the last statement: a failed block's is kept */
+	/*
+	 * The key is as of the last statement: a failed block's is kept.  A
+	 * moved application_name pointer is enough to look: the string seen
+	 * last stays allocated while this transaction could replace it (the GUC
+	 * stack keeps it for a rollback), so a new value sits elsewhere.
+	 */
 	if (!xact.aborted)
 	{
 		note_tag_setting();
-		note_application_name();
+		if (unlikely(application_name != appname_seen))
+			note_application_name();
 	}
 	else
 		appname_seen = NULL;	/* not compared since: look next time */
+	if (unlikely(key_dirty))
+		key_refresh();
 
-	entry_cache.same_key = true;
-	if (key_dirty)
-	{
-		key_dirty = false;
-		/* a name may have changed and changed back (a tag set per xact) */
-		if (xact_key.dbid != MyDatabaseId || xact_key.userid != xact.userid ||
-			strcmp(xact_key.tag, xact.tag) != 0 ||
-			strcmp(xact_key.appname, xact.appname) != 0)
-		{
-			memset(&xact_key, 0, sizeof(xact_key));
-			xact_key.dbid = MyDatabaseId;
-			xact_key.userid = xact.userid;
-			strlcpy(xact_key.appname, xact.appname, NAMEDATALEN);
-			strlcpy(xact_key.tag, xact.tag, PGXT_TAG_LEN);
-			entry_cache.same_key = false;
-		}
-	}
+	SpinLockAcquire(&my_slot->mutex);
+	Assert(my_slot->npending < PGXT_PENDING_MAX);
+	sample = &my_slot->pending[my_slot->npending++];
+	sample->end = end;
+	sample->hold_us = hold_us;
+	sample->active_us = active_us;
+	sample->max_idle_us = Min(xact.max_idle_us, hold_us - active_us);
+	sample->statements = xact.statements;
+	sample->committed = committed;
+	sample->explicit_block = xact.explicit_block;
+	sample->readonly = readonly;
+	/* the watchdog is terminating it, or (log mode) reported it */
+	sample->timed_out = my_slot->timeout_kind != PGXT_TIMEOUT_NONE ||
+		my_slot->logged_xact_start == xact.start;
+	my_slot->state = PGXT_STATE_NONE;
+	my_slot->state_since = end;
+	my_slot->xact_start = 0;
+	my_slot->queryid = 0;
+	my_slot->logged_xact_start = 0;
+	full = my_slot->npending == PGXT_PENDING_MAX;
+	SpinLockRelease(&my_slot->mutex);
 
-	pgxt_store_record(&xact_key, &sample, &entry_cache);
+	if (unlikely(full))
+		pgxt_store_flush(my_slot, &entry_cache);
 
 	xact.open = false;
 	xact.aborted = false;
+}
+
+/*
+ * xact_finish_inline for the paths other than a plain commit.
+ */
+static pg_noinline void
+xact_finish(bool committed, TimestampTz end, bool tail_active)
+{
+	xact_finish_inline(committed, end, tail_active);
 }
 
 /*
@@ -459,33 +496,38 @@ note_comment_tag(const char *text, int location, int length)
 }
 
 /*
+ * A statement arrives while the tracked transaction is a failed block:
+ * only transaction control reaches the hooks in a failed block, so if
+ * anything else does, the failed transaction has ended already and a new
+ * one is open.  Returns whether a transaction is tracked now.
+ */
+static pg_noinline bool
+failed_block_ended(void)
+{
+	if (IsAbortedTransactionBlockState())
+		return false;
+	xact_finish(false, xact.last_mark, true);
+	xact_open(GetCurrentTransactionStartTimestamp(), false);
+	return xact.open;
+}
+
+/*
  * A top-level statement begins: open the transaction if needed, start the
  * span, take tags.  counted: the statement counts toward "statements"
  * (false for a portal's later executor calls).
  */
-static void
+static pg_attribute_always_inline void
 statement_begin(bool counted, uint64 queryid, const char *text,
 				int location, int length)
 {
 	if (!xact.open)
 	{
 		xact_open(GetCurrentTransactionStartTimestamp(), false);
-		if (!xact.open)
+		if (unlikely(!xact.open))
 			return;
 	}
-	else if (unlikely(xact.aborted))
-	{
-		/*
-		 * Only transaction control reaches the hooks in a failed block; if
-		 * anything else does, the failed transaction has ended already.
-		 */
-		if (IsAbortedTransactionBlockState())
-			return;
-		xact_finish(false, xact.last_mark, true);
-		xact_open(GetCurrentTransactionStartTimestamp(), false);
-		if (!xact.open)
-			return;
-	}
+	else if (unlikely(xact.aborted) && !failed_block_ended())
+		return;
 
 	if (!xact.span_open)
 	{
@@ -498,7 +540,8 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 			if (pgxt_tag_comment_key[0] != '\0' &&
 				pgxt_comment_possible(text, location, length))
 				note_comment_tag(text, location, length);
-			if (unlikely(GetUserId() != xact.userid))
+			if (unlikely(GetUserId() != xact.userid ||
+						 xact.userid != slot_role_userid))
 				note_session_names();
 		}
 		slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
@@ -511,6 +554,17 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 }
 
 /*
+ * A portal's later executor call when no span of it is running (a cursor
+ * fetched in a later message, a failed block, a transaction that ended
+ * under it).
+ */
+static pg_noinline void
+statement_resume_span(void)
+{
+	statement_begin(false, 0, NULL, 0, 0);
+}
+
+/*
  * A portal's later executor call (ExecutorRun, ExecutorFinish): usually the
  * span its ExecutorStart opened is still running and there is nothing to do.
  */
@@ -518,13 +572,13 @@ static inline void
 statement_resume(void)
 {
 	if (unlikely(!xact.open || xact.aborted || !xact.span_open))
-		statement_begin(false, 0, NULL, 0, 0);
+		statement_resume_span();
 }
 
 /*
  * A top-level statement's work is done: close its span at now.
  */
-static void
+static inline void
 statement_end(TimestampTz now)
 {
 	if (!xact.open || !xact.span_open)
@@ -535,14 +589,16 @@ statement_end(TimestampTz now)
 }
 
 /*
- * A top-level statement returned.  In a transaction block its span ends
- * now.  A single-statement transaction commits right after: its span runs
- * on into the commit, whose callback reads the clock anyway.
+ * A top-level statement returned.  In a block opened by BEGIN its span
+ * ends now: what follows is the client's.  Otherwise the transaction ends
+ * with its message: its span runs on into the next statement of the same
+ * query string or into the commit, whose callback reads the clock anyway;
+ * the server is busy all that time.
  */
 static inline void
 statement_done(void)
 {
-	if (IsTransactionBlock())
+	if (xact.explicit_block)
 		statement_end(GetCurrentTimestamp());
 }
 
@@ -815,10 +871,10 @@ pgxt_ProcessUtility(PGXT_PROCESSUTILITY_PARAMS)
  * Inside a statement (a procedure's COMMIT, VACUUM's own transactions) a
  * new transaction starts as soon as one ends: track it from now on.
  */
-static void
+static inline void
 reopen_if_inside_statement(bool was_in_span, TimestampTz now)
 {
-	if (!was_in_span || nesting_level == 0)
+	if (likely(!was_in_span || nesting_level == 0))
 		return;
 	xact_open(now, false);
 	if (xact.open)
@@ -830,11 +886,12 @@ reopen_if_inside_statement(bool was_in_span, TimestampTz now)
 }
 
 /*
- * End-of-transaction callback: fold committed, prepared and aborted
- * transactions; a failed block is only marked, its ROLLBACK ends it.
+ * The end of a transaction (COMMIT, PREPARE or ABORT event): fold
+ * committed, prepared and aborted transactions; a failed block is only
+ * marked, its ROLLBACK ends it.
  */
-static void
-pgxt_xact_callback(XactEvent event, void *arg)
+static pg_noinline void
+xact_end_event(XactEvent event)
 {
 	bool		in_span;
 	TimestampTz now;
@@ -887,7 +944,7 @@ pgxt_xact_callback(XactEvent event, void *arg)
 				now = xact.last_mark;
 			else
 				now = GetCurrentTimestamp();
-			xact_finish(true, now, true);
+			xact_finish_inline(true, now, true);
 			reopen_if_inside_statement(in_span, now);
 			break;
 
@@ -917,6 +974,18 @@ pgxt_xact_callback(XactEvent event, void *arg)
 }
 
 /*
+ * Transaction callback.  Called for every step of every transaction: only
+ * the end of one matters, and the other steps cost a comparison.
+ */
+static void
+pgxt_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		xact_end_event(event);
+}
+
+/*
  * Subtransaction abort at the client's level: a top-level statement failed
  * inside a client's savepoint; its span ends here.
  */
@@ -931,7 +1000,8 @@ pgxt_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 /*
  * before_shmem_exit callback: a session leaving inside a transaction
  * (client gone, terminated, FATAL) ends it as a rollback, its tail idle
- * unless a statement was running; then the slot is released.
+ * unless a statement was running; then the slot's pending transactions go
+ * into the hash and the slot is released.
  */
 static void
 backend_exit(int code, Datum arg)
@@ -941,6 +1011,7 @@ backend_exit(int code, Datum arg)
 
 	if (xact.open)
 		xact_finish(false, GetCurrentTimestamp(), false);
+	pgxt_store_flush(my_slot, &entry_cache);
 
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = 0;

@@ -5,12 +5,17 @@
  *		per-backend slots, the statistics hash with its eviction, and the
  *		hold-time histograms.
  *
- * The hot path calls pgxt_store_record once per transaction.  It finds the
- * key's entry under the shared lock (or reuses the backend's cached entry
- * while no eviction or reset happened since) and folds the transaction in
- * under the entry's spinlock.  Only a new key takes the lock exclusively.
- * Nothing here allocates backend memory or raises an error on that path:
- * it runs inside commit and abort callbacks, where an error is fatal.
+ * The hot path appends each ended transaction to its backend's slot, under
+ * the slot's spinlock only.  Once per PGXT_PENDING_MAX transactions of one
+ * key (or when the key changes, or at exit) the backend calls
+ * pgxt_store_flush, which finds the key's entry under the shared lock (or
+ * reuses the backend's cached entry while no eviction or reset happened
+ * since) and folds the pending transactions in under the entry's spinlock.
+ * Only a new key takes the lock exclusively.  Readers first drain every
+ * slot under the exclusive lock, so they see every transaction that ended
+ * before they started, as if each had gone into the hash at once.
+ * Nothing on the hot path allocates backend memory or raises an error: it
+ * runs inside commit and abort callbacks, where an error is fatal.
  *
  * Lock rules are in store.h.
  *
@@ -404,7 +409,8 @@ pgxt_hist_percentile(const PgxtCounters *counters, double fraction)
 }
 
 /*
- * Fold one transaction into the counters.  Caller holds the entry's
+ * Fold one transaction into the counters, except usage and last_seen,
+ * which entry_fold sets once per batch.  Caller holds the entry's
  * spinlock.
  */
 static inline void
@@ -439,66 +445,137 @@ counters_add(PgxtCounters *c, const PgxtXactSample *s)
 		c->timeouts++;
 	if (s->hold_us > c->history_base.max_hold_us)
 		c->history_base.max_hold_us = s->hold_us;
-	c->usage += USAGE_INIT;
-	c->last_seen = s->end;
 	c->hist[hist_bucket(s->hold_us)]++;
 }
 
 /*
- * Record one finished transaction under key.  Takes pgxt_shared->lock
- * shared (exclusive only when the key is new) and the entry's spinlock.
- * Never allocates backend memory and never raises an error: it is called
- * from commit and abort callbacks.  cache remembers the entry for the next
- * call with the same key; the caller sets cache->same_key when it knows
- * key equals the previous call's, to skip comparing them.
+ * Fold n pending transactions into entry, under the entry's spinlock.
+ * Caller holds pgxt_shared->lock.
+ */
+static void
+entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
+{
+	int			i;
+
+	if (n <= 0)
+		return;
+	SpinLockAcquire(&entry->mutex);
+	for (i = 0; i < n; i++)
+		counters_add(&entry->counters, &samples[i]);
+	entry->counters.usage += n * USAGE_INIT;
+	entry->counters.last_seen = samples[n - 1].end;
+	SpinLockRelease(&entry->mutex);
+}
+
+/*
+ * Move slot's pending transactions into samples (room for
+ * PGXT_PENDING_MAX) and their key into *key; return how many.  Takes the
+ * slot's spinlock; caller holds pgxt_shared->lock exclusively.
+ */
+static int
+slot_take_pending(PgxtSlot *slot, PgxtKey *key, PgxtXactSample *samples)
+{
+	int			n;
+
+	SpinLockAcquire(&slot->mutex);
+	n = slot->npending;
+	if (n > 0)
+	{
+		*key = slot->pending_key;
+		memcpy(samples, slot->pending, n * sizeof(PgxtXactSample));
+		slot->npending = 0;
+	}
+	SpinLockRelease(&slot->mutex);
+	return n;
+}
+
+/*
+ * Fold the pending transactions of the caller's own slot into their
+ * entry.  Takes pgxt_shared->lock shared (exclusive when the key has no
+ * entry yet), the entry's spinlock, then the slot's.  Never allocates
+ * backend memory and never raises an error: it is called from commit and
+ * abort callbacks.  cache remembers the entry for the next flush of the
+ * same key.
+ *
+ * While the caller holds the lock nobody else empties its list (see
+ * store.h) and only the caller appends to it, so the list and its key are
+ * read in place, without the slot's spinlock, and emptied under it once
+ * they are in the entry.
  */
 void
-pgxt_store_record(const PgxtKey *key, const PgxtXactSample *sample,
-				  PgxtEntryCache *cache)
+pgxt_store_flush(PgxtSlot *slot, PgxtEntryCache *cache)
 {
-	PgxtEntry  *entry = NULL;
-	bool		cache_hit;
+	PgxtEntry  *entry;
+	int			n;
 
-	if (!pgxt_store_ready())
+	if (slot->npending == 0 || !pgxt_store_ready())
 		return;
 
 	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
-
-	cache_hit = cache->entry != NULL &&
+	if (cache->entry != NULL &&
 		cache->generation == pgxt_shared->generation &&
-		(cache->same_key || memcmp(&cache->key, key, sizeof(PgxtKey)) == 0);
-	if (cache_hit)
+		memcmp(&cache->key, &slot->pending_key, sizeof(PgxtKey)) == 0)
 		entry = (PgxtEntry *) cache->entry;
 	else
-		entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
+		entry = hash_search(pgxt_hash, &slot->pending_key, HASH_FIND, NULL);
 
 	if (entry == NULL)
 	{
 		LWLockRelease(pgxt_shared->lock);
 		LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
-		entry = entry_alloc(key, sample->end);
+		entry = entry_alloc(&slot->pending_key, slot->pending[0].end);
 	}
 
+	/* a reader may have drained the list while the lock was not held */
+	n = slot->npending;
 	if (entry != NULL)
 	{
-		SpinLockAcquire(&entry->mutex);
-		counters_add(&entry->counters, sample);
-		SpinLockRelease(&entry->mutex);
-
-		if (!cache_hit)
-			cache->key = *key;
+		entry_fold(entry, slot->pending, n);
+		cache->key = slot->pending_key;
 		cache->entry = entry;
 		cache->generation = pgxt_shared->generation;
 	}
 	else
-		cache->entry = NULL;
+		cache->entry = NULL;	/* no room even after eviction: dropped */
+
+	SpinLockAcquire(&slot->mutex);
+	slot->npending = 0;
+	SpinLockRelease(&slot->mutex);
 
 	LWLockRelease(pgxt_shared->lock);
 }
 
 /*
- * Call visitor with a copy of every entry, holding pgxt_shared->lock
- * shared.  The copy is taken under the entry's spinlock; the visitor runs
+ * Fold every slot's pending transactions into the hash, so that the caller
+ * then reads every transaction that ended before it started.  Takes
+ * pgxt_shared->lock exclusively, each slot's spinlock and the entries'
+ * spinlocks, one at a time.
+ */
+static void
+drain_pending(void)
+{
+	PgxtXactSample samples[PGXT_PENDING_MAX];
+	PgxtKey		key;
+	int			i;
+
+	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < pgxt_nslots; i++)
+	{
+		int			n = slot_take_pending(&pgxt_slots[i], &key, samples);
+		PgxtEntry  *entry;
+
+		if (n == 0)
+			continue;
+		entry = entry_alloc(&key, samples[0].end);
+		if (entry != NULL)
+			entry_fold(entry, samples, n);
+	}
+	LWLockRelease(pgxt_shared->lock);
+}
+
+/*
+ * Call visitor with a copy of every entry, after draining the slots (see
+ * drain_pending), holding pgxt_shared->lock shared.  The copy is taken under the entry's spinlock; the visitor runs
  * without it and may allocate or raise an error.
  */
 void
@@ -508,6 +585,7 @@ pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg)
 	PgxtEntry  *entry;
 	PgxtCounters *copy = palloc(sizeof(PgxtCounters));
 
+	drain_pending();
 	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
 	hash_seq_init(&hash_seq, pgxt_hash);
 	while ((entry = hash_seq_search(&hash_seq)) != NULL)
@@ -522,14 +600,15 @@ pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg)
 }
 
 /*
- * Copy the counters of key; false if there is no such entry.  Takes
- * pgxt_shared->lock shared and the entry's spinlock.
+ * Copy the counters of key; false if there is no such entry.  Drains the
+ * slots, then takes pgxt_shared->lock shared and the entry's spinlock.
  */
 bool
 pgxt_store_get(const PgxtKey *key, PgxtCounters *counters)
 {
 	PgxtEntry  *entry;
 
+	drain_pending();
 	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
 	entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
 	if (entry != NULL)
@@ -543,8 +622,8 @@ pgxt_store_get(const PgxtKey *key, PgxtCounters *counters)
 }
 
 /*
- * Hand visitor every key's sums since the last history boundary, holding
- * pgxt_shared->lock shared; with advance, that boundary moves to now (each
+ * Hand visitor every key's sums since the last history boundary, after
+ * draining the slots, holding pgxt_shared->lock shared; with advance, that boundary moves to now (each
  * entry's base is reset under its spinlock, so no transaction is counted
  * twice or lost).  *evicted receives the sums of entries evicted since the
  * boundary (and, with advance, is reset).  The visitor must not raise an
@@ -557,6 +636,7 @@ pgxt_store_history_deltas(bool advance, PgxtDeltaVisitor visitor, void *arg,
 	HASH_SEQ_STATUS hash_seq;
 	PgxtEntry  *entry;
 
+	drain_pending();
 	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
 	hash_seq_init(&hash_seq, pgxt_hash);
 	while ((entry = hash_seq_search(&hash_seq)) != NULL)
@@ -678,8 +758,9 @@ pgxt_store_timeout_events(PgxtTimeoutEvent *events)
 }
 
 /*
- * Discard every entry and watchdog event and restart the global counters.
- * Takes pgxt_shared->lock exclusively, then pgxt_shared->events_lock.
+ * Discard every entry, the slots' pending transactions and the watchdog
+ * events, and restart the global counters.  Takes pgxt_shared->lock
+ * exclusively (and each slot's spinlock), then pgxt_shared->events_lock.
  */
 void
 pgxt_store_reset(void)
@@ -687,12 +768,19 @@ pgxt_store_reset(void)
 	HASH_SEQ_STATUS hash_seq;
 	PgxtEntry  *entry;
 	TimestampTz reset_time = GetCurrentTimestamp();
+	int			i;
 
 	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
 	hash_seq_init(&hash_seq, pgxt_hash);
 	while ((entry = hash_seq_search(&hash_seq)) != NULL)
 		hash_search(pgxt_hash, &entry->key, HASH_REMOVE, NULL);
 	pgxt_shared->generation++;
+	for (i = 0; i < pgxt_nslots; i++)
+	{
+		SpinLockAcquire(&pgxt_slots[i].mutex);
+		pgxt_slots[i].npending = 0;
+		SpinLockRelease(&pgxt_slots[i].mutex);
+	}
 
 	SpinLockAcquire(&pgxt_shared->mutex);
 	pgxt_shared->dealloc = 0;

@@ -14,6 +14,12 @@
  *	 under the spinlock.
  * - A backend slot is written by its owning backend and by the watchdog,
  *	 always under the slot's spinlock, and read by anyone under it.
+ * - A slot's pending transactions (ended, not yet in the hash) are appended
+ *	 by the owning backend under the slot's spinlock alone.  They leave the
+ *	 slot, under its spinlock, only while PgxtShared->lock is held: shared
+ *	 by the owner (nobody else empties the list then), exclusive by anyone
+ *	 else; and they go into their entry before the lock is released, so a
+ *	 reader that drains under the exclusive lock sees every transaction.
  * - dealloc, stats_reset and the evicted entries' pending history sums are
  *	 protected by PgxtShared->mutex.
  * - The ring of watchdog events is protected by PgxtShared->events_lock
@@ -68,10 +74,42 @@ typedef enum PgxtTimeoutKind
 	PGXT_TIMEOUT_XACT			/* transaction open past the xact limit */
 }			PgxtTimeoutKind;
 
+/* Hash key: memset it to zero before filling, the hash reads padding. */
+typedef struct PgxtKey
+{
+	Oid			dbid;
+	Oid			userid;
+	char		appname[NAMEDATALEN];
+	char		tag[PGXT_TAG_LEN];
+} PgxtKey;
+
+/* One finished transaction, as the hot path hands it to the store. */
+typedef struct PgxtXactSample
+{
+	TimestampTz end;
+	int64		hold_us;
+	int64		active_us;
+	int64		max_idle_us;
+	int64		statements;
+	bool		committed;
+	bool		explicit_block;
+	bool		readonly;
+	bool		timed_out;
+} PgxtXactSample;
+
+/*
+ * Transactions a backend keeps in its slot before it folds them into their
+ * entry under the shared lock: the lock is taken once per this many
+ * transactions of one key (and when the key changes, at exit, or when a
+ * reader drains the slots).
+ */
+#define PGXT_PENDING_MAX		32
+
 /*
  * One per backend, indexed by pgxt_my_slot_index().  The owning backend
  * publishes its transaction here so that the activity view and the
- * watchdog can see it; the watchdog writes its verdict back.
+ * watchdog can see it; the watchdog writes its verdict back.  The owner
+ * also keeps its ended transactions here until they go into the hash.
  */
 typedef struct PgxtSlot
 {
@@ -95,16 +133,14 @@ typedef struct PgxtSlot
 	int64		timeout_elapsed_us;
 	char		timeout_rule[PGXT_RULE_TEXT_LEN];
 	TimestampTz logged_xact_start;	/* log mode: xact already reported */
+	/* ended transactions not yet in the hash, all of pending_key */
+	int			npending;
+	PgxtKey		pending_key;
+	PgxtXactSample pending[PGXT_PENDING_MAX];
 } PgxtSlot;
 
-/* Hash key: memset it to zero before filling, the hash reads padding. */
-typedef struct PgxtKey
-{
-	Oid			dbid;
-	Oid			userid;
-	char		appname[NAMEDATALEN];
-	char		tag[PGXT_TAG_LEN];
-} PgxtKey;
+/* What readers of a slot copy: everything before the pending list. */
+#define PGXT_SLOT_PUBLISHED_SIZE	offsetof(PgxtSlot, npending)
 
 /*
  * Sums that the history keeps per time bucket; times in microseconds.
@@ -147,23 +183,9 @@ typedef struct PgxtCounters
 	uint64		hist[PGXT_HIST_BUCKETS];
 } PgxtCounters;
 
-/* One finished transaction, as the hot path hands it to the store. */
-typedef struct PgxtXactSample
-{
-	TimestampTz end;
-	int64		hold_us;
-	int64		active_us;
-	int64		max_idle_us;
-	int64		statements;
-	bool		committed;
-	bool		explicit_block;
-	bool		readonly;
-	bool		timed_out;
-} PgxtXactSample;
-
 /*
  * A backend's memory of the entry it last updated, so that consecutive
- * transactions of one key skip the hash lookup.  Valid while the store's
+ * flushes of one key skip the hash lookup.  Valid while the store's
  * generation (bumped by every eviction and reset) is unchanged.
  */
 typedef struct PgxtEntryCache
@@ -171,7 +193,6 @@ typedef struct PgxtEntryCache
 	PgxtKey		key;
 	void	   *entry;
 	uint64		generation;
-	bool		same_key;		/* set by the caller: key equals the last one */
 } PgxtEntryCache;
 
 /* Number of watchdog events kept, newest replacing oldest. */
@@ -208,8 +229,7 @@ extern bool pgxt_store_startup(void);
 extern bool pgxt_store_ready(void);
 extern int	pgxt_store_nslots(void);
 extern PgxtSlot *pgxt_store_slot(int index);
-extern void pgxt_store_record(const PgxtKey *key, const PgxtXactSample *sample,
-							  PgxtEntryCache *cache);
+extern void pgxt_store_flush(PgxtSlot *slot, PgxtEntryCache *cache);
 extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
 extern bool pgxt_store_get(const PgxtKey *key, PgxtCounters *counters);
 extern void pgxt_store_reset(void);

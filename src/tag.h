@@ -25,7 +25,7 @@
 static inline bool
 pgxt_is_sql_space(char c)
 {
-	return c == ' ' || (c >= '\t' && c <= '\r');
+	return c == ' ' || (unsigned char) (c - '\t') <= '\r' - '\t';
 }
 
 /*

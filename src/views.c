@@ -253,7 +253,7 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 		int			col = 0;
 
 		SpinLockAcquire(&slot->mutex);
-		memcpy(&copy, slot, sizeof(PgxtSlot));
+		memcpy(&copy, slot, PGXT_SLOT_PUBLISHED_SIZE);
 		SpinLockRelease(&slot->mutex);
 
 		if (copy.pid == 0 || copy.state == PGXT_STATE_NONE)

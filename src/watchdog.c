@@ -317,7 +317,7 @@ watchdog_pass(TimestampTz now)
 		PgxtLimits	limits;
 
 		SpinLockAcquire(&slot->mutex);
-		memcpy(&seen, slot, sizeof(PgxtSlot));
+		memcpy(&seen, slot, PGXT_SLOT_PUBLISHED_SIZE);
 		SpinLockRelease(&slot->mutex);
 
 		/* in log mode each transaction is reported once */
@@ -416,7 +416,7 @@ pgxt_emit_log_hook(ErrorData *edata)
 		PgxtSlot	verdict;
 
 		SpinLockAcquire(&slot->mutex);
-		memcpy(&verdict, slot, sizeof(PgxtSlot));
+		memcpy(&verdict, slot, PGXT_SLOT_PUBLISHED_SIZE);
 		SpinLockRelease(&slot->mutex);
 
 		if (verdict.timeout_kind != PGXT_TIMEOUT_NONE)
