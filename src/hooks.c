@@ -9,9 +9,10 @@
  * transaction start timestamp).  Each top-level statement is an active span
  * from its arrival (the statement timestamp, no clock read) to its return
  * from ExecutorRun (SELECT) or ExecutorFinish (anything that may fire
- * triggers) or ProcessUtility: one clock read.  The transaction ends in the
- * commit, abort or prepare callback: one more clock read.  Time between
- * spans is idle: the server waiting on the client.
+ * triggers) or ProcessUtility: one clock read.  Outside a block opened by
+ * BEGIN the server stays busy until the commit, so the span runs on.  The
+ * transaction ends in the commit, abort or prepare callback: one more clock
+ * read.  Time between spans is idle: the server waiting on the client.
  *
  * A transaction block that fails keeps its connection until the client's
  * ROLLBACK, which fires no callback: the abort callback only marks it
@@ -25,11 +26,15 @@
  * leaves it unwinds to the client's level without a PG_TRY of ours (a
  * setjmp per statement): the abort callback, or the subtransaction abort
  * callback inside a client's savepoint, resets nesting_level and ends the
- * failed statement's span, as it does for a failed ExecutorStart.
+ * failed statement's span, as it does for a failed ExecutorStart.  Errors
+ * caught inside the statement abort subtransactions that started inside
+ * it, told apart by their ids (see pgxt_subxact_callback).
  *
  * The backend publishes its transaction in its shared slot (under the slot
- * spinlock) for the activity view and the watchdog.  Parallel workers and
- * every process that is not a client backend are not tracked.
+ * spinlock) for the activity view and the watchdog, and appends it there
+ * when it ends; the store folds those into the statistics (store.c).
+ * Parallel workers and every process that is not a client backend are not
+ * tracked.
  *
  * Copyright (c) 2026, the postgres_extension developers
  *
@@ -87,11 +92,14 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /* Backend-local state */
 static int	nesting_level = 0;
+static SubTransactionId inner_subid = InvalidSubTransactionId; /* see
+																 * pgxt_subxact_callback */
 static bool backend_checked = false;
 static bool backend_tracked = false;
 static PgxtSlot *my_slot = NULL;
 static LocalXact xact;
 static bool next_xact_explicit = false;
+static bool xact_untracked = false; /* one was skipped: tracking was off */
 static bool tag_guc_changed = true;
 static bool slot_names_dirty = true;
 static bool key_dirty = true;	/* names changed since the key was built */
@@ -249,9 +257,28 @@ note_application_name(void)
 {
 	const char *appname = application_name ? application_name : "";
 
-	appname_seen = application_name;
 	if (unlikely(strcmp(xact.appname, appname) != 0))
 		set_application_name(appname);
+}
+
+/*
+ * At a transaction's start or end, note application_name if its pointer
+ * moved since the last start or end.  The string seen then stays allocated
+ * while the transaction could replace it (the GUC stack keeps the value a
+ * transaction started with, for a rollback), so a new value sits
+ * elsewhere; a SET LOCAL reverted at the end goes back to an older string,
+ * alive all along and so elsewhere too.  Only these two places move
+ * appname_seen: a value set in the middle of a transaction is not kept
+ * alive, and its address may come back for a later value.
+ */
+static inline void
+check_application_name(void)
+{
+	if (unlikely(application_name != appname_seen))
+	{
+		note_application_name();
+		appname_seen = application_name;
+	}
 }
 
 /*
@@ -295,6 +322,7 @@ xact_open(TimestampTz start, bool publish)
 	if (unlikely(pgxt_track == PGXT_TRACK_NONE))
 	{
 		appname_seen = NULL;	/* untracked transactions may change it */
+		xact_untracked = true;
 		return;
 	}
 
@@ -313,20 +341,20 @@ xact_open(TimestampTz start, bool publish)
 	xact.statements = 0;
 	xact.queryid = 0;
 	next_xact_explicit = false;
+	if (unlikely(xact_untracked))
+	{
+		/* tracking came on inside a block whose BEGIN was not seen */
+		xact_untracked = false;
+		if (IsTransactionBlock())
+			xact.explicit_block = true;
+	}
 
 	/* the tag setting as it is now, empty included */
 	tag_guc_changed = false;
 	if (unlikely(pgxt_tag[0] != '\0' || xact.tag[0] != '\0'))
 		set_xact_tag(pgxt_tag);
 
-	/*
-	 * xact_finish compared application_name; since then only the revert of
-	 * a SET LOCAL can have changed it, back to the older string, which was
-	 * alive all along and so sits elsewhere: a moved pointer is enough to
-	 * look.
-	 */
-	if (unlikely(application_name != appname_seen))
-		note_application_name();
+	check_application_name();
 	if (unlikely(xact.userid == InvalidOid ||
 				 (publish && GetUserId() != xact.userid)))
 		note_session_names();
@@ -427,17 +455,11 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 	readonly = xact.aborted ? xact.readonly :
 		!TransactionIdIsValid(GetTopTransactionIdIfAny());
 
-	/*
-	 * The key is as of the last statement: a failed block's is kept.  A
-	 * moved application_name pointer is enough to look: the string seen
-	 * last stays allocated while this transaction could replace it (the GUC
-	 * stack keeps it for a rollback), so a new value sits elsewhere.
-	 */
+	/* the key is as of the last statement: a failed block's is kept */
 	if (!xact.aborted)
 	{
 		note_tag_setting();
-		if (unlikely(application_name != appname_seen))
-			note_application_name();
+		check_application_name();
 	}
 	else
 		appname_seen = NULL;	/* not compared since: look next time */
@@ -613,20 +635,29 @@ statement_error(void)
 }
 
 /*
- * True if the (sub)transaction that aborts now failed at the client's
- * level, and if so forget the statement nesting the error escaped from.
- * The portal that ran a failed top-level statement restores ActivePortal
- * (NULL outside any statement) before the error reaches PostgresMain,
- * which aborts; an error caught inside a statement (an exception block)
- * aborts a subtransaction with the statement's portal still active, and a
- * procedure's ROLLBACK aborts the transaction there too.
+ * A top-level executor or utility call returned.
+ */
+static inline void
+nesting_end(void)
+{
+	nesting_level = 0;
+	inner_subid = InvalidSubTransactionId;
+}
+
+/*
+ * True if the transaction that aborts now failed at the client's level,
+ * and if so forget the statement nesting the error escaped from.  The
+ * portal that ran a failed top-level statement restores ActivePortal (NULL
+ * outside any statement) before the error reaches PostgresMain, which
+ * aborts; a procedure's ROLLBACK aborts the transaction with the CALL's
+ * portal still active, and the call goes on.
  */
 static inline bool
 abort_at_client_level(void)
 {
 	if (ActivePortal != NULL)
 		return false;
-	nesting_level = 0;
+	nesting_end();
 	return true;
 }
 
@@ -688,7 +719,7 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 			prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
 		else
 			standard_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
-		nesting_level = 0;
+		nesting_end();
 		return;
 	}
 
@@ -698,7 +729,7 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 		prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
 	else
 		standard_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
-	nesting_level = 0;
+	nesting_end();
 
 	if (ends_with_run(queryDesc))
 		statement_done();
@@ -735,7 +766,7 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 		prev_ExecutorFinish(queryDesc);
 	else
 		standard_ExecutorFinish(queryDesc);
-	nesting_level = 0;
+	nesting_end();
 
 	if (top)
 		statement_done();
@@ -763,7 +794,7 @@ run_timed_utility(PGXT_PROCESSUTILITY_PARAMS)
 {
 	nesting_level = 1;
 	run_utility(PGXT_PROCESSUTILITY_ARGS);
-	nesting_level = 0;
+	nesting_end();
 	/* SET application_name, SET ROLE: show them from now on */
 	if (xact.open)
 		note_session_names();
@@ -910,6 +941,8 @@ xact_end_event(XactEvent event)
 		return;
 	}
 
+	/* subtransaction ids start over with the next transaction */
+	inner_subid = InvalidSubTransactionId;
 	if (event == XACT_EVENT_ABORT)
 		(void) abort_at_client_level();
 
@@ -986,15 +1019,32 @@ pgxt_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * Subtransaction abort at the client's level: a top-level statement failed
- * inside a client's savepoint; its span ends here.
+ * Subtransaction callback.  A subtransaction that starts inside a
+ * top-level call (an exception block, a function's savepoint) belongs to
+ * the statement; subtransaction ids grow, so the first one, inner_subid,
+ * tells the statement's own from the client's savepoints, which start
+ * between statements.  An abort of one of the statement's own is an error
+ * caught inside it: the statement goes on.  Any other abort is an error
+ * that left the statement (the client's savepoint is rolled back): the
+ * nesting is over and the failed statement's span ends here.
  */
 static void
 pgxt_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					  SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB && abort_at_client_level())
+	if (event == SUBXACT_EVENT_START_SUB)
+	{
+		if (nesting_level > 0 && inner_subid == InvalidSubTransactionId)
+			inner_subid = mySubid;
+	}
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		if (nesting_level > 0 && inner_subid != InvalidSubTransactionId &&
+			mySubid >= inner_subid)
+			return;
+		nesting_end();
 		statement_error();
+	}
 }
 
 /*

@@ -523,10 +523,15 @@ pgxt_store_flush(PgxtSlot *slot, PgxtEntryCache *cache)
 	{
 		LWLockRelease(pgxt_shared->lock);
 		LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
+		/* a reader or a reset may have emptied the list meanwhile */
+		if (slot->npending == 0)
+		{
+			LWLockRelease(pgxt_shared->lock);
+			return;
+		}
 		entry = entry_alloc(&slot->pending_key, slot->pending[0].end);
 	}
 
-	/* a reader may have drained the list while the lock was not held */
 	n = slot->npending;
 	if (entry != NULL)
 	{

@@ -1,0 +1,85 @@
+--
+-- Statement nesting after errors, application_name changes inside a
+-- transaction, and tracking switched on inside a block: each scenario runs
+-- under its own application_name (prefix n_) and its counters are exact.
+--
+CREATE FUNCTION n_catch() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+BEGIN
+  BEGIN
+    PERFORM 1 / 0;
+  EXCEPTION WHEN division_by_zero THEN
+    NULL;
+  END;
+  PERFORM count(*) FROM acct;
+  FOR r IN SELECT id FROM acct LOOP
+  END LOOP;
+  RETURN 1;
+END $$;
+CREATE TABLE n_t (id int);
+CREATE FUNCTION n_trig() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM n_catch();
+  PERFORM count(*) FROM acct;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER n_trig AFTER INSERT ON n_t
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION n_trig();
+CREATE VIEW n_counts AS
+  SELECT application_name AS app, xacts, commits, rollbacks, statements,
+         explicit_xacts AS expl
+    FROM pg_stat_transactions
+   WHERE application_name LIKE 'n\_%'
+   ORDER BY application_name COLLATE "C";
+
+-- an error caught inside a statement leaves it nested: the function's
+-- later queries are not statements; an error that leaves a statement in a
+-- client's savepoint ends its nesting: the next statements count
+SET application_name = 'n_savepoint';
+BEGIN;
+SAVEPOINT s;
+SELECT n_catch();
+SELECT 1 / (id - id) FROM acct WHERE id = 1;
+ROLLBACK TO s;
+SELECT n_catch();
+SELECT 2;
+COMMIT;
+SELECT 3;
+
+-- the same at commit, in a deferred trigger: no portal is active there,
+-- but the cursor of the function's loop opens one
+SET application_name = 'n_deferred';
+BEGIN;
+INSERT INTO n_t VALUES (1);
+COMMIT;
+INSERT INTO n_t VALUES (2);
+SELECT 4;
+
+-- application_name set twice inside a transaction: the key is the last
+-- value, for this transaction and the next ones
+SET application_name = 'n_app0';
+BEGIN;
+SET application_name = 'n_app1';
+SELECT set_config('application_name', 'n_app2', false) IS NOT NULL AS a2,
+       set_config('application_name', 'n_app3', false) IS NOT NULL AS a3;
+COMMIT;
+SELECT 5;
+SELECT 6;
+
+-- tracking switched on inside a block whose BEGIN was not tracked: the
+-- block is still explicit, its client-side pause idle
+SET application_name = 'n_track';
+SET postgres_extension.track = 'none';
+BEGIN;
+SET postgres_extension.track = 'all';
+SELECT 7;
+\! sleep 0.3
+SELECT 8;
+COMMIT;
+
+SET application_name = 'reader';
+SELECT * FROM n_counts;
+SELECT application_name AS app, total_idle_time >= 300 AS idle_300ms,
+       total_active_time < 100 AS active_below_100ms
+  FROM pg_stat_transactions WHERE application_name = 'n_track' AND explicit_xacts = 1;
