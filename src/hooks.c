@@ -84,6 +84,14 @@ typedef struct LocalXact
 	char		tag[PGXT_TAG_LEN];
 } LocalXact;
 
+/* Whether this backend is tracked, decided at its first hook call. */
+typedef enum BackendTracking
+{
+	BACKEND_UNDECIDED = 0,
+	BACKEND_TRACKED,
+	BACKEND_UNTRACKED
+} BackendTracking;
+
 /* Saved hook values */
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
@@ -92,10 +100,9 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /* Backend-local state */
 static int	nesting_level = 0;
-static SubTransactionId inner_subid = InvalidSubTransactionId; /* see
-																 * pgxt_subxact_callback */
-static bool backend_checked = false;
-static bool backend_tracked = false;
+/* the first subtransaction started inside the running top-level call */
+static SubTransactionId inner_subid = InvalidSubTransactionId;
+static BackendTracking backend_tracking = BACKEND_UNDECIDED;
 static PgxtSlot *my_slot = NULL;
 static LocalXact xact;
 static bool next_xact_explicit = false;
@@ -118,8 +125,10 @@ static void backend_exit(int code, Datum arg);
 static inline bool
 tracking_backend(void)
 {
-	if (likely(backend_checked))
-		return backend_tracked;
+	if (likely(backend_tracking == BACKEND_TRACKED))
+		return true;
+	if (backend_tracking == BACKEND_UNTRACKED)
+		return false;
 	return backend_attach();
 }
 
@@ -144,8 +153,7 @@ backend_attach(void)
 {
 	char	   *dbname;
 
-	backend_checked = true;
-	backend_tracked = false;
+	backend_tracking = BACKEND_UNTRACKED;
 
 	if (!pgxt_store_ready() || IsParallelWorker())
 		return false;
@@ -183,7 +191,7 @@ backend_attach(void)
 	memset(&entry_cache, 0, sizeof(entry_cache));
 	key_dirty = true;
 	before_shmem_exit(backend_exit, (Datum) 0);
-	backend_tracked = true;
+	backend_tracking = BACKEND_TRACKED;
 	return true;
 }
 
@@ -534,6 +542,29 @@ failed_block_ended(void)
 }
 
 /*
+ * A top-level statement's span has just started: take tags, count it, show
+ * it in the slot.  counted: see statement_begin.
+ */
+static pg_attribute_always_inline void
+statement_span_started(bool counted, uint64 queryid, const char *text,
+					   int location, int length)
+{
+	note_tag_setting();
+	if (counted)
+	{
+		xact.statements++;
+		xact.queryid = queryid;
+		if (pgxt_tag_comment_key[0] != '\0' &&
+			pgxt_comment_possible(text, location, length))
+			note_comment_tag(text, location, length);
+		if (unlikely(GetUserId() != xact.userid ||
+					 xact.userid != slot_role_userid))
+			note_session_names();
+	}
+	slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
+}
+
+/*
  * A top-level statement begins: open the transaction if needed, start the
  * span, take tags.  counted: the statement counts toward "statements"
  * (false for a portal's later executor calls).
@@ -547,26 +578,26 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 		xact_open(GetCurrentTransactionStartTimestamp(), false);
 		if (unlikely(!xact.open))
 			return;
+
+		/*
+		 * Outside a block the transaction began with this statement's first
+		 * message (Query, or Parse and Bind, whose work is the server's):
+		 * the span starts with it.
+		 */
+		if (likely(!xact.explicit_block))
+			xact.span_open = true;
+		else
+			span_begin();
+		statement_span_started(counted, queryid, text, location, length);
+		return;
 	}
-	else if (unlikely(xact.aborted) && !failed_block_ended())
+	if (unlikely(xact.aborted) && !failed_block_ended())
 		return;
 
 	if (!xact.span_open)
 	{
 		span_begin();
-		note_tag_setting();
-		if (counted)
-		{
-			xact.statements++;
-			xact.queryid = queryid;
-			if (pgxt_tag_comment_key[0] != '\0' &&
-				pgxt_comment_possible(text, location, length))
-				note_comment_tag(text, location, length);
-			if (unlikely(GetUserId() != xact.userid ||
-						 xact.userid != slot_role_userid))
-				note_session_names();
-		}
-		slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
+		statement_span_started(counted, queryid, text, location, length);
 	}
 	else if (counted)
 	{
@@ -902,7 +933,7 @@ pgxt_ProcessUtility(PGXT_PROCESSUTILITY_PARAMS)
  * Inside a statement (a procedure's COMMIT, VACUUM's own transactions) a
  * new transaction starts as soon as one ends: track it from now on.
  */
-static inline void
+static pg_attribute_always_inline void
 reopen_if_inside_statement(bool was_in_span, TimestampTz now)
 {
 	if (likely(!was_in_span || nesting_level == 0))
@@ -958,7 +989,8 @@ xact_end_event(XactEvent event)
 		 * executor (a parse or planning error, a failed Bind) still held
 		 * the connection: count it as a rollback without statements.
 		 */
-		if (event == XACT_EVENT_ABORT && backend_tracked && nesting_level == 0)
+		if (event == XACT_EVENT_ABORT && backend_tracking == BACKEND_TRACKED &&
+			nesting_level == 0)
 		{
 			xact_open(GetCurrentTransactionStartTimestamp(), false);
 			if (xact.open)
@@ -1069,7 +1101,7 @@ backend_exit(int code, Datum arg)
 	my_slot->timeout_kind = PGXT_TIMEOUT_NONE;
 	SpinLockRelease(&my_slot->mutex);
 	my_slot = NULL;
-	backend_tracked = false;
+	backend_tracking = BACKEND_UNTRACKED;
 }
 
 /*
