@@ -723,6 +723,18 @@ ends_with_run(QueryDesc *queryDesc)
 }
 
 /*
+ * Run a query's plan through the previous hook or the standard function.
+ */
+static inline void
+run_executor(PGXT_EXECUTORRUN_PARAMS)
+{
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
+	else
+		standard_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
+}
+
+/*
  * ExecutorRun hook: runs a query's plan; nested queries run inside it.
  *
  * No PG_TRY here: an error that leaves a top-level call unwinds to the
@@ -735,10 +747,7 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 {
 	if (nesting_level > 0 || !tracking_backend())
 	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
-		else
-			standard_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
+		run_executor(PGXT_EXECUTORRUN_ARGS);
 		return;
 	}
 
@@ -746,20 +755,14 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 	{
 		/* executor work outside any statement: only nest what runs in it */
 		nesting_level = 1;
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
-		else
-			standard_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
+		run_executor(PGXT_EXECUTORRUN_ARGS);
 		nesting_end();
 		return;
 	}
 
 	statement_resume();
 	nesting_level = 1;
-	if (prev_ExecutorRun)
-		prev_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
-	else
-		standard_ExecutorRun(PGXT_EXECUTORRUN_ARGS);
+	run_executor(PGXT_EXECUTORRUN_ARGS);
 	nesting_end();
 
 	if (ends_with_run(queryDesc))
