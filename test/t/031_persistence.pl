@@ -122,9 +122,10 @@ sub start_node
 
 ok(!-e $stat_file, 'no file while running');
 
-# 1. A workload over more than one bucket, then a clean restart.
+# 1. A workload over more than one bucket (a boundary passes between its
+# two halves), then a clean restart.
 small_workload('p_one');
-usleep(600_000);
+wait_bucket_closed();
 small_workload('p_two');
 run_as('p_two', 'SELECT pg_sleep(0.2) /* tag=\'slow\' */');
 wait_bucket_closed();
