@@ -737,10 +737,9 @@ run_executor(PGXT_EXECUTORRUN_PARAMS)
 /*
  * ExecutorRun hook: runs a query's plan; nested queries run inside it.
  *
- * No PG_TRY here: an error that leaves a top-level call unwinds to the
- * portal, which restores ActivePortal before the (sub)transaction aborts,
- * and the abort callbacks reset nesting_level then (see
- * statement_unwound).
+ * No PG_TRY here: after an error that leaves a top-level call, the abort
+ * callbacks reset nesting_level (see abort_at_client_level and
+ * pgxt_subxact_callback).
  */
 static void
 pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
