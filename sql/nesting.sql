@@ -26,6 +26,7 @@ BEGIN
 END $$;
 CREATE CONSTRAINT TRIGGER n_trig AFTER INSERT ON n_t
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION n_trig();
+CREATE TABLE n_dc (id int UNIQUE DEFERRABLE INITIALLY DEFERRED);
 CREATE VIEW n_counts AS
   SELECT application_name AS app, xacts, commits, rollbacks, statements,
          explicit_xacts AS expl
@@ -77,6 +78,38 @@ SELECT 7;
 \! sleep 0.3
 SELECT 8;
 COMMIT;
+
+-- a block that was not tracked leaves no mark on a later transaction: an
+-- implicit block of two statements that fails is a rollback, not a failed
+-- explicit block
+SET application_name = 'n_stale';
+SET postgres_extension.track = 'none';
+BEGIN;
+SELECT 0;
+COMMIT;
+SET postgres_extension.track = 'all';
+SELECT 1 \; SELECT 1 / 0;
+SELECT 2;
+
+-- a chain from a block whose BEGIN was not tracked is explicit too, and
+-- the autocommit statement after it is not
+SET application_name = 'n_chain';
+SET postgres_extension.track = 'none';
+BEGIN;
+SET postgres_extension.track = 'all';
+SELECT 9;
+COMMIT AND CHAIN;
+SELECT 10;
+COMMIT;
+SELECT 11;
+
+-- a commit that fails starts no chained transaction: the next statement
+-- is an autocommit one
+SET application_name = 'n_failchain';
+BEGIN;
+INSERT INTO n_dc VALUES (1), (1);
+COMMIT AND CHAIN;
+SELECT 12;
 
 SET application_name = 'reader';
 SELECT * FROM n_counts;

@@ -72,6 +72,20 @@ pgxt_my_slot_index(void)
 }
 
 /*
+ * Local transaction id of this backend's current transaction: from 17 on
+ * it sits in MyProc->vxid.
+ */
+static inline LocalTransactionId
+pgxt_my_lxid(void)
+{
+#if PG_VERSION_NUM >= 170000
+	return MyProc->vxid.lxid;
+#else
+	return MyProc->lxid;
+#endif
+}
+
+/*
  * Number of backend slots to size shared memory for.  From 15 on this is
  * called from the shmem_request_hook, where MaxBackends is final; 13 and 14
  * request memory in _PG_init, before MaxBackends is computed, so add up

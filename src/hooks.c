@@ -69,7 +69,6 @@ typedef struct LocalXact
 	bool		aborted;		/* failed block, waiting for ROLLBACK */
 	bool		explicit_block; /* started by BEGIN or a chained COMMIT */
 	bool		end_requested;	/* COMMIT, ROLLBACK or PREPARE seen */
-	bool		rollback_requested; /* ... and it was ROLLBACK */
 	bool		span_open;		/* a statement is running */
 	bool		readonly;		/* no xid, noted when it failed */
 	TimestampTz start;
@@ -105,8 +104,17 @@ static SubTransactionId inner_subid = InvalidSubTransactionId;
 static BackendTracking backend_tracking = BACKEND_UNDECIDED;
 static PgxtSlot *my_slot = NULL;
 static LocalXact xact;
-static bool next_xact_explicit = false;
-static bool xact_untracked = false; /* one was skipped: tracking was off */
+
+/*
+ * A block opened by BEGIN, or chained by COMMIT or ROLLBACK AND CHAIN, is
+ * explicit.  When BEGIN opens a tracked transaction it says so at once;
+ * otherwise the mark waits in explicit_lxid, the local transaction id of
+ * the transaction it is for (the one in progress after a BEGIN that was
+ * not tracked, the next one after a chain), so that it never applies to
+ * another transaction.
+ */
+static LocalTransactionId explicit_lxid = InvalidLocalTransactionId;
+static bool explicit_by_commit_chain = false;	/* void if the commit fails */
 static bool tag_guc_changed = true;
 static bool slot_names_dirty = true;
 static bool key_dirty = true;	/* names changed since the key was built */
@@ -270,14 +278,22 @@ note_application_name(void)
 }
 
 /*
- * At a transaction's start or end, note application_name if its pointer
- * moved since the last start or end.  The string seen then stays allocated
- * while the transaction could replace it (the GUC stack keeps the value a
- * transaction started with, for a rollback), so a new value sits
- * elsewhere; a SET LOCAL reverted at the end goes back to an older string,
- * alive all along and so elsewhere too.  Only these two places move
- * appname_seen: a value set in the middle of a transaction is not kept
+ * At a transaction's first statement and at its end, note application_name
+ * if its pointer moved since the last of these two points.  A value that is
+ * current at one of them stays allocated until the next: the GUC stack
+ * keeps the value a transaction started with while the transaction could
+ * put it back, and a value still current at the end is freed only by the
+ * revert of a SET LOCAL (or of a SET, at a rollback), which goes back to an
+ * older string, alive all along.  So a new value never sits where the one
+ * seen last was, and comparing addresses is exact.  Only appname_seen's two
+ * places move it: a value set in the middle of a transaction is not kept
  * alive, and its address may come back for a later value.
+ *
+ * Two cases escape this, both outside what a session normally does: a
+ * function wrongly marked IMMUTABLE or STABLE that calls set_config() while
+ * the first statement is planned, and two reloads of the configuration
+ * file between two transactions that each change a session's
+ * application_name taken from that file.
  */
 static inline void
 check_application_name(void)
@@ -330,15 +346,13 @@ xact_open(TimestampTz start, bool publish)
 	if (unlikely(pgxt_track == PGXT_TRACK_NONE))
 	{
 		appname_seen = NULL;	/* untracked transactions may change it */
-		xact_untracked = true;
 		return;
 	}
 
 	xact.open = true;
 	xact.aborted = false;
-	xact.explicit_block = next_xact_explicit;
+	xact.explicit_block = false;
 	xact.end_requested = false;
-	xact.rollback_requested = false;
 	xact.span_open = false;
 	xact.readonly = false;
 	xact.start = start;
@@ -348,13 +362,10 @@ xact_open(TimestampTz start, bool publish)
 	xact.max_idle_us = 0;
 	xact.statements = 0;
 	xact.queryid = 0;
-	next_xact_explicit = false;
-	if (unlikely(xact_untracked))
+	if (unlikely(explicit_lxid != InvalidLocalTransactionId))
 	{
-		/* tracking came on inside a block whose BEGIN was not seen */
-		xact_untracked = false;
-		if (IsTransactionBlock())
-			xact.explicit_block = true;
+		xact.explicit_block = explicit_lxid == pgxt_my_lxid();
+		explicit_lxid = InvalidLocalTransactionId;
 	}
 
 	/* the tag setting as it is now, empty included */
@@ -578,20 +589,8 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 		xact_open(GetCurrentTransactionStartTimestamp(), false);
 		if (unlikely(!xact.open))
 			return;
-
-		/*
-		 * Outside a block the transaction began with this statement's first
-		 * message (Query, or Parse and Bind, whose work is the server's):
-		 * the span starts with it.
-		 */
-		if (likely(!xact.explicit_block))
-			xact.span_open = true;
-		else
-			span_begin();
-		statement_span_started(counted, queryid, text, location, length);
-		return;
 	}
-	if (unlikely(xact.aborted) && !failed_block_ended())
+	else if (unlikely(xact.aborted) && !failed_block_ended())
 		return;
 
 	if (!xact.span_open)
@@ -764,7 +763,7 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 	run_executor(PGXT_EXECUTORRUN_ARGS);
 	nesting_end();
 
-	if (ends_with_run(queryDesc))
+	if (xact.explicit_block && ends_with_run(queryDesc))
 		statement_done();
 }
 
@@ -852,6 +851,8 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 				xact_open(GetCurrentTransactionStartTimestamp(), true);
 			if (xact.open)
 				xact.explicit_block = true;
+			else
+				explicit_lxid = pgxt_my_lxid();	/* for when tracking comes on */
 			break;
 
 		case TRANS_STMT_COMMIT:
@@ -861,11 +862,16 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 			{
 				span_begin();
 				xact.end_requested = true;
-				xact.rollback_requested = (stmt->kind == TRANS_STMT_ROLLBACK);
-				if (stmt->chain)
-					next_xact_explicit = true;
 				if (!xact.aborted)
 					slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
+			}
+			if (stmt->chain)
+			{
+				/* the chained transaction starts right after this one */
+				explicit_lxid = pgxt_my_lxid() + 1;
+				if (explicit_lxid == InvalidLocalTransactionId)
+					explicit_lxid++;
+				explicit_by_commit_chain = stmt->kind == TRANS_STMT_COMMIT;
 			}
 			PG_TRY();
 			{
@@ -875,7 +881,8 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 			{
 				if (xact.open)
 					xact.end_requested = false;
-				next_xact_explicit = false;
+				explicit_lxid = InvalidLocalTransactionId;
+				explicit_by_commit_chain = false;
 				statement_error();
 				PG_RE_THROW();
 			}
@@ -979,10 +986,13 @@ xact_end_event(XactEvent event)
 	if (event == XACT_EVENT_ABORT)
 		(void) abort_at_client_level();
 
-	/* a failed commit starts no chained transaction */
-	if (event == XACT_EVENT_ABORT &&
-		!(xact.open && xact.rollback_requested))
-		next_xact_explicit = false;
+	if (unlikely(explicit_by_commit_chain))
+	{
+		/* a failed commit starts no chained transaction */
+		if (event == XACT_EVENT_ABORT)
+			explicit_lxid = InvalidLocalTransactionId;
+		explicit_by_commit_chain = false;
+	}
 
 	if (!xact.open)
 	{
