@@ -27,6 +27,14 @@ END $$;
 CREATE CONSTRAINT TRIGGER n_trig AFTER INSERT ON n_t
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION n_trig();
 CREATE TABLE n_dc (id int UNIQUE DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE n_parted (k int) PARTITION BY LIST (k);
+CREATE TABLE n_parted1 PARTITION OF n_parted FOR VALUES IN (1);
+CREATE TABLE n_parted2 PARTITION OF n_parted FOR VALUES IN (2);
+CREATE FUNCTION n_key(int) RETURNS int STABLE LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM count(*) FROM acct;
+  RETURN $1;
+END $$;
 CREATE VIEW n_counts AS
   SELECT application_name AS app, xacts, commits, rollbacks, statements,
          explicit_xacts AS expl
@@ -47,6 +55,12 @@ SELECT n_catch();
 SELECT 2;
 COMMIT;
 SELECT 3;
+
+-- a function that the start of a plan runs (initial partition pruning)
+-- belongs to the statement
+SET application_name = 'n_prune';
+SELECT count(*) FROM n_parted WHERE k = n_key(1);
+EXPLAIN (COSTS OFF) SELECT count(*) FROM n_parted WHERE k = n_key(1);
 
 -- the same at commit, in a deferred trigger: no portal is active there,
 -- but the cursor of the function's loop opens one

@@ -20,9 +20,9 @@
  * exits inside a transaction ends it in a before_shmem_exit callback, which
  * runs before the core's own abort.
  *
- * nesting_level is 1 while a top-level executor or utility call runs; the
- * calls nested inside it (functions, triggers, cursors) pass straight
- * through.  The top-level call resets it when it returns.  An error that
+ * nesting_level is 1 while a top-level executor call (start, run, finish)
+ * or utility call runs; the calls nested inside it (functions, triggers,
+ * cursors) pass straight through.  The top-level call resets it when it returns.  An error that
  * leaves it unwinds to the client's level without a PG_TRY of ours (a
  * setjmp per statement): the abort callback, or the subtransaction abort
  * callback inside a client's savepoint, resets nesting_level and ends the
@@ -692,6 +692,18 @@ abort_at_client_level(void)
 }
 
 /*
+ * Start a query's plan through the previous hook or the standard function.
+ */
+static inline void
+run_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/*
  * ExecutorStart hook: a top-level query begins.
  */
 static void
@@ -703,11 +715,14 @@ pgxt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 		statement_begin(true, stmt->queryId, queryDesc->sourceText,
 						stmt->stmt_location, stmt->stmt_len);
+
+		/* functions that start-up runs (initial partition pruning) nest */
+		nesting_level = 1;
+		run_executor_start(queryDesc, eflags);
+		nesting_end();
+		return;
 	}
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	run_executor_start(queryDesc, eflags);
 }
 
 /*
