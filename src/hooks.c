@@ -553,29 +553,6 @@ failed_block_ended(void)
 }
 
 /*
- * A top-level statement's span has just started: take tags, count it, show
- * it in the slot.  counted: see statement_begin.
- */
-static pg_attribute_always_inline void
-statement_span_started(bool counted, uint64 queryid, const char *text,
-					   int location, int length)
-{
-	note_tag_setting();
-	if (counted)
-	{
-		xact.statements++;
-		xact.queryid = queryid;
-		if (pgxt_tag_comment_key[0] != '\0' &&
-			pgxt_comment_possible(text, location, length))
-			note_comment_tag(text, location, length);
-		if (unlikely(GetUserId() != xact.userid ||
-					 xact.userid != slot_role_userid))
-			note_session_names();
-	}
-	slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
-}
-
-/*
  * A top-level statement begins: open the transaction if needed, start the
  * span, take tags.  counted: the statement counts toward "statements"
  * (false for a portal's later executor calls).
@@ -596,7 +573,19 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 	if (!xact.span_open)
 	{
 		span_begin();
-		statement_span_started(counted, queryid, text, location, length);
+		note_tag_setting();
+		if (counted)
+		{
+			xact.statements++;
+			xact.queryid = queryid;
+			if (pgxt_tag_comment_key[0] != '\0' &&
+				pgxt_comment_possible(text, location, length))
+				note_comment_tag(text, location, length);
+			if (unlikely(GetUserId() != xact.userid ||
+						 xact.userid != slot_role_userid))
+				note_session_names();
+		}
+		slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
 	}
 	else if (counted)
 	{
