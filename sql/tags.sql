@@ -47,6 +47,11 @@ SELECT 1 /* not a pair at all */;
 SELECT '/* tag=''inside a string'' */';
 -- a comment in the middle does not count
 SELECT 1 /* tag='middle' */ + 1;
+-- statements of one query string: each one's own text counts, with the
+-- whitespace and semicolons around it
+BEGIN \; SELECT 1 /* tag='in%20string' */	\; COMMIT;
+SELECT 1 \; ;;;
+;;
 
 -- a tag setting is at most 63 bytes
 SET postgres_extension.tag = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx';

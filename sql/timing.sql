@@ -40,6 +40,23 @@ SELECT application_name AS app, xacts, rollbacks,
        total_idle_time >= 200 AS idle_after_error
   FROM pg_stat_transactions WHERE application_name = 't_failed_idle';
 
+-- Mean and standard deviation (of the population, as pg_stat_statements
+-- reports it): two instant transactions and two of 200 ms under one tag.
+-- The mean is a quarter of the 400 ms or more, the deviation half of the
+-- gap between the two groups; a key with one transaction deviates by 0.
+SELECT 1 /* tag='spread' */;
+SELECT 2 /* tag='spread' */;
+SELECT pg_sleep(0.2) /* tag='spread' */;
+SELECT pg_sleep(0.2) /* tag='spread' */;
+SELECT 3 /* tag='single' */;
+SELECT tag, xacts,
+       abs(mean_hold_time - total_hold_time / xacts) < 1e-9 AS mean_is_total_over_xacts,
+       mean_hold_time >= 100 AND mean_hold_time < 110 AS mean_about_100ms,
+       stddev_hold_time >= 99.9 AND stddev_hold_time < 110 AS stddev_about_100ms
+  FROM pg_stat_transactions WHERE tag = 'spread';
+SELECT tag, xacts, stddev_hold_time
+  FROM pg_stat_transactions WHERE tag = 'single';
+
 SELECT count(*) > 0 AS has_rows,
        bool_and(abs(total_active_time + total_idle_time - total_hold_time) < 0.001) AS active_plus_idle_is_hold,
        bool_and(min_hold_time <= mean_hold_time AND mean_hold_time <= max_hold_time) AS mean_between,

@@ -554,12 +554,12 @@ failed_block_ended(void)
 
 /*
  * A top-level statement begins: open the transaction if needed, start the
- * span, take tags.  counted: the statement counts toward "statements"
- * (false for a portal's later executor calls).
+ * span, take tags.  stmt and its text: the statement, which counts toward
+ * "statements"; NULL for a portal's later executor calls and for
+ * transaction control, which do not.
  */
 static pg_attribute_always_inline void
-statement_begin(bool counted, uint64 queryid, const char *text,
-				int location, int length)
+statement_begin(const PlannedStmt *stmt, const char *text)
 {
 	if (!xact.open)
 	{
@@ -574,23 +574,24 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 	{
 		span_begin();
 		note_tag_setting();
-		if (counted)
+		if (stmt != NULL)
 		{
 			xact.statements++;
-			xact.queryid = queryid;
+			xact.queryid = stmt->queryId;
 			if (pgxt_tag_comment_key[0] != '\0' &&
-				pgxt_comment_possible(text, location, length))
-				note_comment_tag(text, location, length);
+				pgxt_comment_possible(text, stmt->stmt_location,
+									  stmt->stmt_len))
+				note_comment_tag(text, stmt->stmt_location, stmt->stmt_len);
 			if (unlikely(GetUserId() != xact.userid ||
 						 xact.userid != slot_role_userid))
 				note_session_names();
 		}
 		slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
 	}
-	else if (counted)
+	else if (stmt != NULL)
 	{
 		xact.statements++;
-		xact.queryid = queryid;
+		xact.queryid = stmt->queryId;
 	}
 }
 
@@ -602,7 +603,7 @@ statement_begin(bool counted, uint64 queryid, const char *text,
 static pg_noinline void
 statement_resume_span(void)
 {
-	statement_begin(false, 0, NULL, 0, 0);
+	statement_begin(NULL, NULL);
 }
 
 /*
@@ -700,10 +701,7 @@ pgxt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (top_level_executor() && tracking_backend())
 	{
-		PlannedStmt *stmt = queryDesc->plannedstmt;
-
-		statement_begin(true, stmt->queryId, queryDesc->sourceText,
-						stmt->stmt_location, stmt->stmt_len);
+		statement_begin(queryDesc->plannedstmt, queryDesc->sourceText);
 
 		/* functions that start-up runs (initial partition pruning) nest */
 		nesting_level = 1;
@@ -901,7 +899,7 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 		case TRANS_STMT_ROLLBACK_TO:
 			if (xact.open && !xact.aborted)
 			{
-				statement_begin(false, 0, NULL, 0, 0);
+				statement_begin(NULL, NULL);
 				run_timed_utility(PGXT_PROCESSUTILITY_ARGS);
 			}
 			else
@@ -937,8 +935,7 @@ pgxt_ProcessUtility(PGXT_PROCESSUTILITY_PARAMS)
 		return;
 	}
 
-	statement_begin(true, pstmt->queryId, queryString,
-					pstmt->stmt_location, pstmt->stmt_len);
+	statement_begin(pstmt, queryString);
 	run_timed_utility(PGXT_PROCESSUTILITY_ARGS);
 }
 

@@ -215,10 +215,10 @@ history_delta(const PgxtCounters *c, PgxtHistorySums *delta)
 	const PgxtHistorySums *base = &c->history_base;
 
 	delta->xacts = c->xacts - base->xacts;
-	delta->rollbacks = c->rollbacks - base->rollbacks;
+	delta->rollbacks = (c->xacts - c->commits) - base->rollbacks;
 	delta->hold_us = c->total_hold_us - base->hold_us;
 	delta->active_us = c->total_active_us - base->active_us;
-	delta->idle_us = c->total_idle_us - base->idle_us;
+	delta->idle_us = (c->total_hold_us - c->total_active_us) - base->idle_us;
 	delta->max_hold_us = base->max_hold_us;
 	delta->timeouts = c->timeouts - base->timeouts;
 }
@@ -409,62 +409,92 @@ pgxt_hist_percentile(const PgxtCounters *counters, double fraction)
 }
 
 /*
- * Fold one transaction into the counters, except usage and last_seen,
- * which entry_fold sets once per batch.  Caller holds the entry's
- * spinlock.
- */
-static inline void
-counters_add(PgxtCounters *c, const PgxtXactSample *s)
-{
-	int64		idle_us = s->hold_us - s->active_us;
-	double		delta;
-
-	c->xacts++;
-	if (s->committed)
-		c->commits++;
-	else
-		c->rollbacks++;
-	if (c->xacts == 1 || s->hold_us < c->min_hold_us)
-		c->min_hold_us = s->hold_us;
-	if (s->hold_us > c->max_hold_us)
-		c->max_hold_us = s->hold_us;
-	c->total_hold_us += s->hold_us;
-	delta = s->hold_us - c->mean_hold_us;
-	c->mean_hold_us += delta / c->xacts;
-	c->sum_var_hold += delta * (s->hold_us - c->mean_hold_us);
-	c->total_active_us += s->active_us;
-	c->total_idle_us += idle_us;
-	if (s->max_idle_us > c->max_idle_us)
-		c->max_idle_us = s->max_idle_us;
-	c->statements += s->statements;
-	if (s->explicit_block)
-		c->explicit_xacts++;
-	if (s->readonly)
-		c->readonly_xacts++;
-	if (s->timed_out)
-		c->timeouts++;
-	if (s->hold_us > c->history_base.max_hold_us)
-		c->history_base.max_hold_us = s->hold_us;
-	c->hist[hist_bucket(s->hold_us)]++;
-}
-
-/*
- * Fold n pending transactions into entry, under the entry's spinlock.
- * Caller holds pgxt_shared->lock.
+ * Fold n (> 0) pending transactions into entry, under the entry's
+ * spinlock.  Caller holds pgxt_shared->lock.  Only what cannot be derived
+ * is kept: rollbacks are xacts - commits, idle time is hold - active, and
+ * the variance comes from sums shifted by the entry's first hold time.
  */
 static void
 entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 {
+	PgxtCounters *c = &entry->counters;
+	int64		commits = 0;
+	int64		hold_us = 0;
+	int64		active_us = 0;
+	int64		statements = 0;
+	int64		explicit_xacts = 0;
+	int64		readonly_xacts = 0;
+	int64		timeouts = 0;
+	double		sum_sq = 0;
+	int64		shift;
+	int64		min_hold_us;
+	int64		max_hold_us = 0;	/* of this batch */
+	int64		max_idle_us;
 	int			i;
 
-	if (n <= 0)
-		return;
+	Assert(n > 0);
 	SpinLockAcquire(&entry->mutex);
+	if (c->xacts == 0)
+	{
+		c->min_hold_us = PG_INT64_MAX;
+		c->hold_shift_us = samples[0].hold_us;
+	}
+	shift = c->hold_shift_us;
+	min_hold_us = c->min_hold_us;
+	max_idle_us = c->max_idle_us;
 	for (i = 0; i < n; i++)
-		counters_add(&entry->counters, &samples[i]);
-	entry->counters.usage += n * USAGE_INIT;
-	entry->counters.last_seen = samples[n - 1].end;
+	{
+		const PgxtXactSample *s = &samples[i];
+		double		shifted = (double) (s->hold_us - shift);
+
+		commits += s->committed;
+		hold_us += s->hold_us;
+		sum_sq += shifted * shifted;
+		active_us += s->active_us;
+		statements += s->statements;
+		explicit_xacts += s->explicit_block;
+		readonly_xacts += s->readonly;
+		timeouts += s->timed_out;
+		min_hold_us = Min(min_hold_us, s->hold_us);
+		max_hold_us = Max(max_hold_us, s->hold_us);
+		max_idle_us = Max(max_idle_us, s->max_idle_us);
+		c->hist[hist_bucket(s->hold_us)]++;
+	}
+	c->xacts += n;
+	c->min_hold_us = min_hold_us;
+	c->max_hold_us = Max(c->max_hold_us, max_hold_us);
+	c->max_idle_us = max_idle_us;
+	c->history_base.max_hold_us = Max(c->history_base.max_hold_us,
+									  max_hold_us);
+	c->commits += commits;
+	c->total_hold_us += hold_us;
+	c->sum_sq_shifted_hold += sum_sq;
+	c->total_active_us += active_us;
+	c->statements += statements;
+	c->explicit_xacts += explicit_xacts;
+	c->readonly_xacts += readonly_xacts;
+	c->timeouts += timeouts;
+	c->usage += n * USAGE_INIT;
+	c->last_seen = samples[n - 1].end;
 	SpinLockRelease(&entry->mutex);
+}
+
+/*
+ * Population standard deviation of the hold times, in microseconds.
+ */
+double
+pgxt_counters_stddev_hold(const PgxtCounters *counters)
+{
+	double		n = (double) counters->xacts;
+	double		mean_shifted;
+	double		variance;
+
+	if (counters->xacts <= 0)
+		return 0.0;
+	mean_shifted = ((double) counters->total_hold_us -
+					n * (double) counters->hold_shift_us) / n;
+	variance = counters->sum_sq_shifted_hold / n - mean_shifted * mean_shifted;
+	return variance > 0 ? sqrt(variance) : 0.0;
 }
 
 /*
@@ -580,8 +610,9 @@ drain_pending(void)
 
 /*
  * Call visitor with a copy of every entry, after draining the slots (see
- * drain_pending), holding pgxt_shared->lock shared.  The copy is taken under the entry's spinlock; the visitor runs
- * without it and may allocate or raise an error.
+ * drain_pending), holding pgxt_shared->lock shared.  The copy is taken
+ * under the entry's spinlock; the visitor runs without it and may allocate
+ * or raise an error.
  */
 void
 pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg)
@@ -654,10 +685,10 @@ pgxt_store_history_deltas(bool advance, PgxtDeltaVisitor visitor, void *arg,
 		if (advance)
 		{
 			c->history_base.xacts = c->xacts;
-			c->history_base.rollbacks = c->rollbacks;
+			c->history_base.rollbacks = c->xacts - c->commits;
 			c->history_base.hold_us = c->total_hold_us;
 			c->history_base.active_us = c->total_active_us;
-			c->history_base.idle_us = c->total_idle_us;
+			c->history_base.idle_us = c->total_hold_us - c->total_active_us;
 			c->history_base.max_hold_us = 0;
 			c->history_base.timeouts = c->timeouts;
 		}

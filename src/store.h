@@ -160,16 +160,14 @@ typedef struct PgxtHistorySums
 /* Cumulative counters of one key; times in microseconds. */
 typedef struct PgxtCounters
 {
-	int64		xacts;
+	int64		xacts;			/* rollbacks: xacts - commits */
 	int64		commits;
-	int64		rollbacks;
 	int64		total_hold_us;
 	int64		min_hold_us;
 	int64		max_hold_us;
-	double		mean_hold_us;	/* running mean, Welford */
-	double		sum_var_hold;	/* running sum of squared deviations */
-	int64		total_active_us;
-	int64		total_idle_us;
+	int64		hold_shift_us;	/* the first hold time: variance origin */
+	double		sum_sq_shifted_hold;	/* sum of (hold - hold_shift)^2 */
+	int64		total_active_us;	/* idle: total_hold_us - this */
 	int64		max_idle_us;
 	int64		statements;
 	int64		explicit_xacts;
@@ -244,6 +242,7 @@ extern void pgxt_store_evicted(PgxtHistorySums *evicted);
 extern void pgxt_store_restore_info(int64 dealloc, TimestampTz stats_reset,
 									const PgxtHistorySums *evicted);
 
+extern double pgxt_counters_stddev_hold(const PgxtCounters *counters);
 extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);
 extern double pgxt_hist_percentile(const PgxtCounters *counters, double fraction);
 

@@ -41,6 +41,32 @@ static bool read_pair_value(const char *body, int body_len, const char *key,
 							char *out, int outsize);
 
 /*
+ * Whitespace as the SQL lexer sees it.
+ */
+static inline bool
+is_sql_space(char c)
+{
+	return c == ' ' || (unsigned char) (c - '\t') <= '\r' - '\t';
+}
+
+/*
+ * Narrow [*start, *start + *length) to the statement without surrounding
+ * whitespace and trailing semicolons.
+ */
+static void
+trim_statement(const char **start, int *length)
+{
+	while (*length > 0 && is_sql_space(**start))
+	{
+		(*start)++;
+		(*length)--;
+	}
+	while (*length > 0 && (is_sql_space((*start)[*length - 1]) ||
+						   (*start)[*length - 1] == ';'))
+		(*length)--;
+}
+
+/*
  * Value of a hexadecimal digit, or -1.
  */
 static int
@@ -66,7 +92,7 @@ find_comment(const char *text, int length, const char **body, int *body_len)
 	const char *end;
 	const char *p;
 
-	pgxt_trim_statement(&start, &length);
+	trim_statement(&start, &length);
 	if (length < 4)
 		return false;
 	end = start + length;
@@ -125,7 +151,7 @@ read_pair_value(const char *body, int body_len, const char *key,
 		bool		matched;
 		int			outlen = 0;
 
-		while (p < end && (pgxt_is_sql_space(*p) || *p == ','))
+		while (p < end && (is_sql_space(*p) || *p == ','))
 			p++;
 		if (p >= end)
 			break;
@@ -141,14 +167,14 @@ read_pair_value(const char *body, int body_len, const char *key,
 				c = (char) (hex_value(p[0]) * 16 + hex_value(p[1]));
 				p += 2;
 			}
-			if (pgxt_is_sql_space(c) && namelen == 0)
+			if (is_sql_space(c) && namelen == 0)
 				continue;
 			if (namelen < MAX_KEY_LEN)
 				name[namelen++] = c;
 			else
 				name_ok = false;
 		}
-		while (namelen > 0 && pgxt_is_sql_space(name[namelen - 1]))
+		while (namelen > 0 && is_sql_space(name[namelen - 1]))
 			namelen--;
 		if (p >= end || *p == ',')
 			continue;			/* a bare word: not a pair */
@@ -158,7 +184,7 @@ read_pair_value(const char *body, int body_len, const char *key,
 		matched = name_ok && namelen == keylen &&
 			memcmp(name, key, keylen) == 0;
 
-		while (p < end && pgxt_is_sql_space(*p))
+		while (p < end && is_sql_space(*p))
 			p++;
 
 		if (quoted && p < end && *p == '\'')
@@ -193,7 +219,7 @@ read_pair_value(const char *body, int body_len, const char *key,
 			value_end = p;
 			while (value_end < end && *value_end != ',')
 				value_end++;
-			while (value_end > p && pgxt_is_sql_space(value_end[-1]))
+			while (value_end > p && is_sql_space(value_end[-1]))
 				value_end--;
 			if (matched)
 			{

@@ -20,41 +20,17 @@
 #include "postgres_extension.h"
 
 /*
- * Whitespace as the SQL lexer sees it.
- */
-static inline bool
-pgxt_is_sql_space(char c)
-{
-	return c == ' ' || (unsigned char) (c - '\t') <= '\r' - '\t';
-}
-
-/*
- * Narrow [*start, *start + *length) to the statement without surrounding
- * whitespace and trailing semicolons.
- */
-static inline void
-pgxt_trim_statement(const char **start, int *length)
-{
-	while (*length > 0 && pgxt_is_sql_space(**start))
-	{
-		(*start)++;
-		(*length)--;
-	}
-	while (*length > 0 && (pgxt_is_sql_space((*start)[*length - 1]) ||
-						   (*start)[*length - 1] == ';'))
-		(*length)--;
-}
-
-/*
  * Quick test, inline on the hot path: can the statement at [location,
  * location + length) of text (length 0: to the end; location -1: all of it)
  * open or close with a comment?  Only then is pgxt_comment_tag worth
- * calling.
+ * calling.  Any byte up to ' ' counts as space here: a false "maybe" costs
+ * only the exact parse, which uses the lexer's whitespace.
  */
 static inline bool
 pgxt_comment_possible(const char *text, int location, int length)
 {
-	const char *start;
+	const unsigned char *start;
+	const unsigned char *end;
 
 	if (text == NULL)
 		return false;
@@ -63,14 +39,18 @@ pgxt_comment_possible(const char *text, int location, int length)
 		location = 0;
 		length = 0;
 	}
-	start = text + location;
-	if (length <= 0)
-		length = strlen(start);
-	pgxt_trim_statement(&start, &length);
-	if (length < 4)
+	start = (const unsigned char *) text + location;
+	end = start + (length > 0 ? (size_t) length : strlen((const char *) start));
+
+	while (start < end && *start <= ' ')
+		start++;
+	if (end - start < 4)
 		return false;
-	return (start[0] == '/' && start[1] == '*') ||
-		(start[length - 2] == '*' && start[length - 1] == '/');
+	if (start[0] == '/' && start[1] == '*')
+		return true;
+	while (end > start && (end[-1] <= ' ' || end[-1] == ';'))
+		end--;
+	return end - start >= 2 && end[-1] == '/' && end[-2] == '*';
 }
 
 PGXT_BEGIN_INTERNAL
