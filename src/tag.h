@@ -29,8 +29,8 @@
 static inline bool
 pgxt_comment_possible(const char *text, int location, int length)
 {
-	const unsigned char *start;
-	const unsigned char *end;
+	const unsigned char *stmt;
+	size_t		len;
 
 	if (text == NULL)
 		return false;
@@ -39,18 +39,21 @@ pgxt_comment_possible(const char *text, int location, int length)
 		location = 0;
 		length = 0;
 	}
-	start = (const unsigned char *) text + location;
-	end = start + (length > 0 ? (size_t) length : strlen((const char *) start));
+	stmt = (const unsigned char *) text + location;
+	len = length > 0 ? (size_t) length : strlen((const char *) stmt);
 
-	while (start < end && *start <= ' ')
-		start++;
-	if (end - start < 4)
+	while (len > 0 && stmt[0] <= ' ')
+	{
+		stmt++;
+		len--;
+	}
+	if (len < 4)
 		return false;
-	if (start[0] == '/' && start[1] == '*')
+	if (stmt[0] == '/' && stmt[1] == '*')
 		return true;
-	while (end > start && (end[-1] <= ' ' || end[-1] == ';'))
-		end--;
-	return end - start >= 2 && end[-1] == '/' && end[-2] == '*';
+	while (len > 0 && (stmt[len - 1] <= ' ' || stmt[len - 1] == ';'))
+		len--;
+	return len >= 2 && stmt[len - 2] == '*' && stmt[len - 1] == '/';
 }
 
 PGXT_BEGIN_INTERNAL

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Static checks: compile every source with the server's warning flags plus
 # -Wall -Wextra as errors, then cppcheck on src/ (findings in PostgreSQL's
-# own headers are not ours and are suppressed).  Exits non-zero on any
-# finding.
+# own headers are not ours and are suppressed), then shellcheck on the
+# shell scripts.  Exits non-zero on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
@@ -23,6 +23,11 @@ if command -v cppcheck >/dev/null; then
 		-I"$inc" -Isrc src/*.c || status=1
 else
 	echo "lint: cppcheck not installed, skipped"
+fi
+if command -v shellcheck >/dev/null; then
+	shellcheck -x .ci/run test/*.sh test/bench/*.sh || status=1
+else
+	echo "lint: shellcheck not installed, skipped"
 fi
 [ $status -eq 0 ] && echo "lint: 1 passed, 0 failed" || echo "lint: 0 passed, 1 failed"
 exit $status

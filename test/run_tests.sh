@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
-EXTRA_PACKAGES="prometheus-postgres-exporter ${EXTRA_PACKAGES:-}" bash test/setup.sh
+EXTRA_PACKAGES="prometheus-postgres-exporter shellcheck ${EXTRA_PACKAGES:-}" bash test/setup.sh
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR:-15}/bin/pg_config}
 
 run_user=${RUN_USER:-postgres}

@@ -117,18 +117,18 @@ if has_part 2; then
 	rows=$(psql_ -c "SELECT count(*) FROM pg_stat_transactions WHERE application_name = 'scale'")
 	echo "10,000 tagged transactions through psql: $load_seconds s; rows of application 'scale': $rows"
 	[ "$rows" = 10000 ] || { echo "CHECK FAILED: want 10000 rows"; status=1; }
-	for i in 1 2 3 4 5 6 7; do
+	for _ in 1 2 3 4 5 6 7; do
 		printf '%s\n' '\timing on' 'SELECT * FROM pg_stat_transactions \g /dev/null' |
 			psql_ | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
 	done > "$work/read_client.txt"
-	for i in 1 2 3 4 5 6 7; do
+	for _ in 1 2 3 4 5 6 7; do
 		psql_ -c 'EXPLAIN (ANALYZE, TIMING OFF) SELECT * FROM pg_stat_transactions' |
 			sed -n 's/.*Execution Time: \([0-9.]*\) ms.*/\1/p'
 	done > "$work/read_server.txt"
 	total=$(psql_ -c "SELECT count(*) FROM pg_stat_transactions")
 	client=$(median < "$work/read_client.txt")
 	server=$(median < "$work/read_server.txt")
-	echo "read $total rows: median of 7: client (psql \\timing, all rows fetched) $client ms, server (EXPLAIN ANALYZE) $server ms"
+	printf 'read %s rows: median of 7: client (psql \\timing, all rows fetched) %s ms, server (EXPLAIN ANALYZE) %s ms\n' "$total" "$client" "$server"
 	echo "  all client reads (ms): $(tr '\n' ' ' < "$work/read_client.txt")"
 	awk -v c="$client" 'BEGIN { exit !(c < 50) }' ||
 		{ echo "CHECK FAILED: reading took 50 ms or more"; status=1; }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# layouts.sh - callgrind.sh's figures over several memory layouts.
+#
+# Loading a library moves where the server's later allocations land, and
+# with them the alignment of the query strings and hash keys that core's
+# string functions (strlen, memcmp, strncpy...) work on; their cost per
+# call depends on that alignment.  So one callgrind.sh run measures the
+# extension plus a layout shift of up to a few tens of instructions per
+# transaction, either way, that would move again with any unrelated
+# change.  This script runs callgrind.sh L times, each with cluster_name
+# set to a string of a different length (0, 4, ..., 4(L-1) bytes) in every
+# configuration, base included: a setting that only shifts the heap.  It
+# prints, per workload and configuration, the minimum, median and maximum
+# of the instructions per transaction over base, and the ratio of the
+# median; a failed run or "tracked" check fails the script (exit 1).
+#
+# Usage: test/bench/layouts.sh [-l L] [-n N] [-w LIST] [-c LIST] [-j JOBS]
+#   -l L     layouts (default 8)
+#   -n, -w, -c, -j: as in callgrind.sh (defaults 3000, a,b,
+#            base,pgss,ours,both, number of CPUs)
+# Takes L times as long as callgrind.sh: about 8 minutes at the defaults on
+# 2 CPUs.  Needs what callgrind.sh needs.
+set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/common.sh"
+
+nlayouts=8
+args=()
+while getopts "l:n:w:c:j:h" opt; do
+	case $opt in
+		l) nlayouts=$OPTARG ;;
+		n|w|c|j) args+=("-$opt" "$OPTARG") ;;
+		*) bench_usage; exit 2 ;;
+	esac
+done
+case $nlayouts in
+	''|*[!0-9]*|0) echo "layouts.sh: -l wants a positive number" >&2; exit 2 ;;
+esac
+
+here=$(dirname "$0")
+rows=$(mktemp)
+trap 'rm -f "$rows"' EXIT
+status=0
+for ((i = 0; i < nlayouts; i++)); do
+	pad=$(printf '%*s' $((4 * i)) '' | tr ' ' x)
+	out=$(bash "$here/callgrind.sh" "${args[@]}" -g "cluster_name=$pad") || status=1
+	if [ $i = 0 ]; then
+		printf '%s\n' "$out" | sed -n '1{s/^# callgrind: /# layouts.sh: '"$nlayouts"' layouts of callgrind: /; s/, cluster_name=.*//; p}'
+	fi
+	# workload config instr/xact +instr/xact ratio check...
+	printf '%s\n' "$out" | awk -v i="$i" '
+		$1 != "#" && $1 != "workload" && NF >= 5 { print i, $1, $2, $3, $4 }' >> "$rows"
+done
+
+printf '%-8s %-6s %10s %10s %10s %8s\n' workload config min median max ratio
+# one line per workload and config, in callgrind.sh's order
+awk '$1 == 0 { print $2, $3 }' "$rows" | while read -r w c; do
+	plus=$(awk -v w="$w" -v c="$c" '$2 == w && $3 == c { print $5 + 0 }' "$rows" | sort -g)
+	med=$(printf '%s\n' "$plus" | median)
+	base=$(awk -v w="$w" '$2 == w && $3 == "base" { print $4 }' "$rows" | sort -g | median)
+	awk -v w="$w" -v c="$c" -v lo="$(printf '%s\n' "$plus" | head -1)" \
+		-v m="$med" -v hi="$(printf '%s\n' "$plus" | tail -1)" -v b="$base" \
+		'BEGIN { printf "%-8s %-6s %+10.1f %+10.1f %+10.1f %8.4f\n", w, c, lo, m, hi, (b + m) / b }'
+done
+[ $status = 0 ] || echo "layouts.sh: a callgrind.sh run failed or a tracked check did not pass" >&2
+exit $status
