@@ -29,3 +29,8 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies (unless the server was configured with
+# --enable-depend): rebuild every object when one of our headers changes, so
+# that no two objects disagree on a shared struct.
+$(OBJS): $(wildcard src/*.h)

@@ -41,25 +41,23 @@ SELECT application_name AS app, xacts, rollbacks,
   FROM pg_stat_transactions WHERE application_name = 't_failed_idle';
 
 -- Mean and standard deviation (of the population, as pg_stat_statements
--- reports it): two instant transactions and two of 200 ms under one tag.
--- The mean is total / xacts, at least a quarter of the 400 ms.  Two pairs
--- of near-equal values at both ends of the range deviate by about half the
--- range: at most that (true of any population), at least 0.45 of it (each
--- pair would have to spread over a tenth of the range to go below).  A
--- sample deviation (n - 1) would be 0.58 of the range.  A key with one
--- transaction deviates by 0.
-SELECT 1 /* tag='spread' */;
-SELECT 2 /* tag='spread' */;
-SELECT pg_sleep(0.2) /* tag='spread' */;
-SELECT pg_sleep(0.2) /* tag='spread' */;
+-- reports it).  Two transactions, an instant one and one of 200 ms: the
+-- mean is halfway between them and the deviation half their difference,
+-- exactly (a sample deviation would be 0.71 of it).  Once in one batch of
+-- the backend's pending list, once in two (the statements tagged 'between'
+-- change the key in between, which folds the list), so that the deviation
+-- of one batch and its merge with the entry's are both checked.  A key
+-- with one transaction deviates by 0.
+SELECT 1 /* tag='pair_one_batch' */;
+SELECT pg_sleep(0.2) /* tag='pair_one_batch' */;
+SELECT 1 /* tag='pair_two_batches' */;
+SELECT 2 /* tag='between' */;
+SELECT pg_sleep(0.2) /* tag='pair_two_batches' */;
 SELECT 3 /* tag='single' */;
-SELECT tag, xacts,
-       abs(mean_hold_time - total_hold_time / xacts) < 1e-9 AS mean_is_total_over_xacts,
-       mean_hold_time >= 100 AS mean_at_least_100ms,
-       max_hold_time - min_hold_time >= 150 AS two_groups,
-       stddev_hold_time >= 0.45 * (max_hold_time - min_hold_time) AND
-       stddev_hold_time <= 0.5 * (max_hold_time - min_hold_time) + 1e-9 AS stddev_half_range
-  FROM pg_stat_transactions WHERE tag = 'spread';
+SELECT tag, xacts, max_hold_time - min_hold_time >= 200 AS apart_200ms,
+       abs(mean_hold_time - (min_hold_time + max_hold_time) / 2) < 1e-6 AS mean_halfway,
+       abs(stddev_hold_time - (max_hold_time - min_hold_time) / 2) < 1e-6 AS stddev_half_difference
+  FROM pg_stat_transactions WHERE tag LIKE 'pair%' ORDER BY tag;
 SELECT tag, xacts, stddev_hold_time
   FROM pg_stat_transactions WHERE tag = 'single';
 

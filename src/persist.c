@@ -44,7 +44,7 @@
 #define STAT_FILE			PGSTAT_STAT_PERMANENT_DIRECTORY "/postgres_extension.stat"
 #define STAT_FILE_TMP		STAT_FILE ".tmp"
 #define STAT_FILE_MAGIC		0x50475854	/* "PGXT" */
-#define STAT_FILE_VERSION	1
+#define STAT_FILE_VERSION	2
 
 /*---- GUC variables ----*/
 bool		pgxt_save = true;

@@ -411,13 +411,18 @@ pgxt_hist_percentile(const PgxtCounters *counters, double fraction)
 /*
  * Fold n (> 0) pending transactions into entry, under the entry's
  * spinlock.  Caller holds pgxt_shared->lock.  Only what cannot be derived
- * is kept: rollbacks are xacts - commits, idle time is hold - active, and
- * the variance comes from sums shifted by the entry's first hold time.
+ * is kept: rollbacks are xacts - commits, idle time is hold - active, the
+ * mean is total / xacts.  The sum of squared deviations from the mean is
+ * the batch's own (from sums shifted by its first hold time, exact enough
+ * over a few dozen values) merged into the entry's by the pairwise formula
+ * of Chan, Golub and LeVeque, which stays accurate however long the entry
+ * lives.
  */
 static void
 entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 {
 	PgxtCounters *c = &entry->counters;
+	int64		shift = samples[0].hold_us;
 	int64		commits = 0;
 	int64		hold_us = 0;
 	int64		active_us = 0;
@@ -425,8 +430,9 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 	int64		explicit_xacts = 0;
 	int64		readonly_xacts = 0;
 	int64		timeouts = 0;
-	double		sum_sq = 0;
-	int64		shift;
+	double		sum_sq_shifted = 0;
+	double		batch_mean_shifted;
+	double		batch_sum_var;
 	int64		min_hold_us;
 	int64		max_hold_us = 0;	/* of this batch */
 	int64		max_idle_us;
@@ -434,13 +440,7 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 
 	Assert(n > 0);
 	SpinLockAcquire(&entry->mutex);
-	if (c->xacts == 0)
-	{
-		c->min_hold_us = PG_INT64_MAX;
-		c->hold_shift_us = samples[0].hold_us;
-	}
-	shift = c->hold_shift_us;
-	min_hold_us = c->min_hold_us;
+	min_hold_us = c->xacts > 0 ? c->min_hold_us : PG_INT64_MAX;
 	max_idle_us = c->max_idle_us;
 	for (i = 0; i < n; i++)
 	{
@@ -449,7 +449,7 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 
 		commits += s->committed;
 		hold_us += s->hold_us;
-		sum_sq += shifted * shifted;
+		sum_sq_shifted += shifted * shifted;
 		active_us += s->active_us;
 		statements += s->statements;
 		explicit_xacts += s->explicit_block;
@@ -460,16 +460,29 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 		max_idle_us = Max(max_idle_us, s->max_idle_us);
 		c->hist[hist_bucket(s->hold_us)]++;
 	}
+
+	/* the batch's squared deviations, then the pairwise merge */
+	batch_mean_shifted = (double) (hold_us - n * shift) / n;
+	batch_sum_var = sum_sq_shifted - n * batch_mean_shifted * batch_mean_shifted;
+	batch_sum_var = Max(batch_sum_var, 0.0);
+	if (c->xacts > 0)
+	{
+		double		delta = ((double) shift + batch_mean_shifted) -
+			(double) c->total_hold_us / c->xacts;
+
+		batch_sum_var += delta * delta * c->xacts * n / (c->xacts + n);
+	}
+	c->sum_var_hold += batch_sum_var;
+
 	c->xacts += n;
-	c->min_hold_us = min_hold_us;
-	c->max_hold_us = Max(c->max_hold_us, max_hold_us);
-	c->max_idle_us = max_idle_us;
-	c->history_base.max_hold_us = Max(c->history_base.max_hold_us,
-									  max_hold_us);
 	c->commits += commits;
 	c->total_hold_us += hold_us;
-	c->sum_sq_shifted_hold += sum_sq;
+	c->min_hold_us = min_hold_us;
+	c->max_hold_us = Max(c->max_hold_us, max_hold_us);
+	c->history_base.max_hold_us = Max(c->history_base.max_hold_us,
+									  max_hold_us);
 	c->total_active_us += active_us;
+	c->max_idle_us = max_idle_us;
 	c->statements += statements;
 	c->explicit_xacts += explicit_xacts;
 	c->readonly_xacts += readonly_xacts;
@@ -485,16 +498,9 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 double
 pgxt_counters_stddev_hold(const PgxtCounters *counters)
 {
-	double		n = (double) counters->xacts;
-	double		mean_shifted;
-	double		variance;
-
 	if (counters->xacts <= 0)
 		return 0.0;
-	mean_shifted = ((double) counters->total_hold_us -
-					n * (double) counters->hold_shift_us) / n;
-	variance = counters->sum_sq_shifted_hold / n - mean_shifted * mean_shifted;
-	return variance > 0 ? sqrt(variance) : 0.0;
+	return sqrt(counters->sum_var_hold / counters->xacts);
 }
 
 /*
@@ -542,6 +548,12 @@ pgxt_store_flush(PgxtSlot *slot, PgxtEntryCache *cache)
 		return;
 
 	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
+	/* a reader or a reset may have emptied the list before we got the lock */
+	if (slot->npending == 0)
+	{
+		LWLockRelease(pgxt_shared->lock);
+		return;
+	}
 	if (cache->entry != NULL &&
 		cache->generation == pgxt_shared->generation &&
 		memcmp(&cache->key, &slot->pending_key, sizeof(PgxtKey)) == 0)

@@ -165,8 +165,7 @@ typedef struct PgxtCounters
 	int64		total_hold_us;
 	int64		min_hold_us;
 	int64		max_hold_us;
-	int64		hold_shift_us;	/* the first hold time: variance origin */
-	double		sum_sq_shifted_hold;	/* sum of (hold - hold_shift)^2 */
+	double		sum_var_hold;	/* sum of squared deviations from the mean */
 	int64		total_active_us;	/* idle: total_hold_us - this */
 	int64		max_idle_us;
 	int64		statements;

@@ -17,7 +17,7 @@
 # Usage: test/bench/layouts.sh [-l L] [-n N] [-w LIST] [-c LIST] [-j JOBS]
 #   -l L     layouts (default 8)
 #   -n, -w, -c, -j: as in callgrind.sh (defaults 3000, a,b,
-#            base,pgss,ours,both, number of CPUs)
+#            base,pgss,ours,both, number of CPUs); -c must include base
 # Takes L times as long as callgrind.sh: about 8 minutes at the defaults on
 # 2 CPUs.  Needs what callgrind.sh needs.
 set -euo pipefail
@@ -25,17 +25,20 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 nlayouts=8
+configs=base,pgss,ours,both
 args=()
 while getopts "l:n:w:c:j:h" opt; do
 	case $opt in
 		l) nlayouts=$OPTARG ;;
-		n|w|c|j) args+=("-$opt" "$OPTARG") ;;
+		c) configs=$OPTARG ;;
+		n|w|j) args+=("-$opt" "$OPTARG") ;;
 		*) bench_usage; exit 2 ;;
 	esac
 done
-case $nlayouts in
-	''|*[!0-9]*|0) echo "layouts.sh: -l wants a positive number" >&2; exit 2 ;;
-esac
+[[ $nlayouts =~ ^[1-9][0-9]*$ ]] ||
+	{ echo "layouts.sh: -l wants a positive number" >&2; exit 2; }
+[[ ,$configs, == *,base,* ]] ||
+	{ echo "layouts.sh: -c must include base, the reference" >&2; exit 2; }
 
 here=$(dirname "$0")
 rows=$(mktemp)
@@ -43,21 +46,35 @@ trap 'rm -f "$rows"' EXIT
 status=0
 for ((i = 0; i < nlayouts; i++)); do
 	pad=$(printf '%*s' $((4 * i)) '' | tr ' ' x)
-	out=$(bash "$here/callgrind.sh" "${args[@]}" -g "cluster_name=$pad") || status=1
-	if [ $i = 0 ]; then
+	out=$(bash "$here/callgrind.sh" "${args[@]}" -c "$configs" \
+		-g "cluster_name=$pad") || status=1
+	if [ "$i" = 0 ]; then
 		printf '%s\n' "$out" | sed -n '1{s/^# callgrind: /# layouts.sh: '"$nlayouts"' layouts of callgrind: /; s/, cluster_name=.*//; p}'
 	fi
-	# workload config instr/xact +instr/xact ratio check...
+	# rows "layout workload config instr/xact", from callgrind.sh's
+	# "workload config instr/xact +instr/xact ratio check..."
 	printf '%s\n' "$out" | awk -v i="$i" '
-		$1 != "#" && $1 != "workload" && NF >= 5 { print i, $1, $2, $3, $4 }' >> "$rows"
+		$1 != "#" && $1 != "workload" && NF >= 5 { print i, $1, $2, $3 }' > "$rows.$i"
+	if [ ! -s "$rows.$i" ]; then
+		echo "layouts.sh: layout $i gave no figures" >&2
+		status=1
+	fi
+	cat "$rows.$i" >> "$rows"
+	rm -f "$rows.$i"
 done
 
+# per layout, each configuration minus base of the same workload and layout
+awk 'NR == FNR { if ($3 == "base") base[$1 " " $2] = $4; next }
+	{ b = base[$1 " " $2]; if (b != "") print $1, $2, $3, $4 - b, b }' \
+	"$rows" "$rows" > "$rows.over"
+mv "$rows.over" "$rows"
+
 printf '%-8s %-6s %10s %10s %10s %8s\n' workload config min median max ratio
-# one line per workload and config, in callgrind.sh's order
-awk '$1 == 0 { print $2, $3 }' "$rows" | while read -r w c; do
-	plus=$(awk -v w="$w" -v c="$c" '$2 == w && $3 == c { print $5 + 0 }' "$rows" | sort -g)
+# one line per workload and configuration, in callgrind.sh's order
+awk '!seen[$2 " " $3]++ { print $2, $3 }' "$rows" | while read -r w c; do
+	plus=$(awk -v w="$w" -v c="$c" '$2 == w && $3 == c { print $4 }' "$rows" | sort -g)
 	med=$(printf '%s\n' "$plus" | median)
-	base=$(awk -v w="$w" '$2 == w && $3 == "base" { print $4 }' "$rows" | sort -g | median)
+	base=$(awk -v w="$w" '$2 == w && $3 == "base" { print $5 }' "$rows" | median)
 	awk -v w="$w" -v c="$c" -v lo="$(printf '%s\n' "$plus" | head -1)" \
 		-v m="$med" -v hi="$(printf '%s\n' "$plus" | tail -1)" -v b="$base" \
 		'BEGIN { printf "%-8s %-6s %+10.1f %+10.1f %+10.1f %8.4f\n", w, c, lo, m, hi, (b + m) / b }'
