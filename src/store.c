@@ -548,7 +548,11 @@ pgxt_store_flush(PgxtSlot *slot, PgxtEntryCache *cache)
 		return;
 
 	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
-	/* a reader or a reset may have emptied the list before we got the lock */
+	/*
+	 * A reader or a reset may have emptied the list before we got the lock
+	 * (cppcheck cannot know that another process writes it).
+	 */
+	/* cppcheck-suppress knownConditionTrueFalse */
 	if (slot->npending == 0)
 	{
 		LWLockRelease(pgxt_shared->lock);
