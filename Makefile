@@ -33,4 +33,4 @@ include $(PGXS)
 # PGXS tracks no header dependencies (unless the server was configured with
 # --enable-depend): rebuild every object when one of our headers changes, so
 # that no two objects disagree on a shared struct.
-$(OBJS): $(wildcard src/*.h)
+$(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h)

@@ -41,23 +41,38 @@ SELECT application_name AS app, xacts, rollbacks,
   FROM pg_stat_transactions WHERE application_name = 't_failed_idle';
 
 -- Mean and standard deviation (of the population, as pg_stat_statements
--- reports it).  Two transactions, an instant one and one of 200 ms: the
--- mean is halfway between them and the deviation half their difference,
--- exactly (a sample deviation would be 0.71 of it).  Once in one batch of
--- the backend's pending list, once in two (the statements tagged 'between'
--- change the key in between, which folds the list), so that the deviation
--- of one batch and its merge with the entry's are both checked.  A key
--- with one transaction deviates by 0.
+-- reports it), checked exactly on keys of two and three transactions, whose
+-- values the view fully determines (min, max, and total - min - max for the
+-- third).  A backend folds its pending transactions into the key's entry in
+-- batches; a statement under another tag ends a batch, so the keys split
+-- their transactions 2 (unless a reader drains the list in between), 1+1,
+-- 2+1 and 1+2, and the merge of a batch into an entry is checked with
+-- different weights on both sides.  A key with one transaction deviates by
+-- 0.
 SELECT 1 /* tag='pair_one_batch' */;
 SELECT pg_sleep(0.2) /* tag='pair_one_batch' */;
-SELECT 1 /* tag='pair_two_batches' */;
+SELECT 1 /* tag='pair_1_1' */;
 SELECT 2 /* tag='between' */;
-SELECT pg_sleep(0.2) /* tag='pair_two_batches' */;
+SELECT pg_sleep(0.2) /* tag='pair_1_1' */;
+SELECT 1 /* tag='trio_2_1' */;
+SELECT pg_sleep(0.1) /* tag='trio_2_1' */;
+SELECT 2 /* tag='between' */;
+SELECT pg_sleep(0.2) /* tag='trio_2_1' */;
+SELECT 1 /* tag='trio_1_2' */;
+SELECT 2 /* tag='between' */;
+SELECT pg_sleep(0.1) /* tag='trio_1_2' */;
+SELECT pg_sleep(0.2) /* tag='trio_1_2' */;
 SELECT 3 /* tag='single' */;
 SELECT tag, xacts, max_hold_time - min_hold_time >= 150 AS far_apart,
        abs(mean_hold_time - (min_hold_time + max_hold_time) / 2) < 1e-6 AS mean_halfway,
        abs(stddev_hold_time - (max_hold_time - min_hold_time) / 2) < 1e-6 AS stddev_half_difference
   FROM pg_stat_transactions WHERE tag LIKE 'pair%' ORDER BY tag;
+SELECT tag, xacts, max_hold_time - min_hold_time >= 150 AS far_apart,
+       abs(stddev_hold_time -
+           sqrt((power(min_hold_time - mean_hold_time, 2) +
+                 power(total_hold_time - min_hold_time - max_hold_time - mean_hold_time, 2) +
+                 power(max_hold_time - mean_hold_time, 2)) / 3)) < 1e-6 AS stddev_exact
+  FROM pg_stat_transactions WHERE tag LIKE 'trio%' ORDER BY tag;
 SELECT tag, xacts, stddev_hold_time
   FROM pg_stat_transactions WHERE tag = 'single';
 

@@ -409,14 +409,15 @@ pgxt_hist_percentile(const PgxtCounters *counters, double fraction)
 }
 
 /*
- * Fold n (> 0) pending transactions into entry, under the entry's
- * spinlock.  Caller holds pgxt_shared->lock.  Only what cannot be derived
- * is kept: rollbacks are xacts - commits, idle time is hold - active, the
- * mean is total / xacts.  The sum of squared deviations from the mean is
- * the batch's own (from sums shifted by its first hold time, exact enough
- * over a few dozen values) merged into the entry's by the pairwise formula
- * of Chan, Golub and LeVeque, which stays accurate however long the entry
- * lives.
+ * Fold n (> 0) pending transactions into entry.  Caller holds
+ * pgxt_shared->lock; the batch is summed first, without the entry's
+ * spinlock, which is then held only to merge the sums in.  Only what
+ * cannot be derived is kept: rollbacks are xacts - commits, idle time is
+ * hold - active, the mean is total / xacts.  The sum of squared deviations
+ * from the mean is the batch's own (from values shifted by its first hold
+ * time, exact enough over a few dozen of them) merged into the entry's by
+ * the pairwise formula of Chan, Golub and LeVeque, which stays accurate
+ * however long the entry lives.
  */
 static void
 entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
@@ -430,18 +431,18 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 	int64		explicit_xacts = 0;
 	int64		readonly_xacts = 0;
 	int64		timeouts = 0;
+	int64		min_hold_us = PG_INT64_MAX;
+	int64		max_hold_us = 0;
+	int64		max_idle_us = 0;
 	double		sum_sq_shifted = 0;
 	double		batch_mean_shifted;
 	double		batch_sum_var;
-	int64		min_hold_us;
-	int64		max_hold_us = 0;	/* of this batch */
-	int64		max_idle_us;
+	uint16		buckets[PGXT_PENDING_MAX];
 	int			i;
 
-	Assert(n > 0);
-	SpinLockAcquire(&entry->mutex);
-	min_hold_us = c->xacts > 0 ? c->min_hold_us : PG_INT64_MAX;
-	max_idle_us = c->max_idle_us;
+	Assert(n > 0 && n <= PGXT_PENDING_MAX);
+	StaticAssertStmt(PGXT_HIST_BUCKETS <= PG_UINT16_MAX + 1,
+					 "bucket numbers fit in uint16");
 	for (i = 0; i < n; i++)
 	{
 		const PgxtXactSample *s = &samples[i];
@@ -458,35 +459,41 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 		min_hold_us = Min(min_hold_us, s->hold_us);
 		max_hold_us = Max(max_hold_us, s->hold_us);
 		max_idle_us = Max(max_idle_us, s->max_idle_us);
-		c->hist[hist_bucket(s->hold_us)]++;
+		buckets[i] = (uint16) hist_bucket(s->hold_us);
 	}
-
-	/* the batch's squared deviations, then the pairwise merge */
 	batch_mean_shifted = (double) (hold_us - n * shift) / n;
 	batch_sum_var = sum_sq_shifted - n * batch_mean_shifted * batch_mean_shifted;
 	batch_sum_var = Max(batch_sum_var, 0.0);
+
+	SpinLockAcquire(&entry->mutex);
 	if (c->xacts > 0)
 	{
 		double		delta = ((double) shift + batch_mean_shifted) -
 			(double) c->total_hold_us / c->xacts;
 
-		batch_sum_var += delta * delta * c->xacts * n / (c->xacts + n);
+		c->sum_var_hold += batch_sum_var +
+			delta * delta * c->xacts * n / (c->xacts + n);
+		c->min_hold_us = Min(c->min_hold_us, min_hold_us);
 	}
-	c->sum_var_hold += batch_sum_var;
-
+	else
+	{
+		c->sum_var_hold = batch_sum_var;
+		c->min_hold_us = min_hold_us;
+	}
 	c->xacts += n;
 	c->commits += commits;
 	c->total_hold_us += hold_us;
-	c->min_hold_us = min_hold_us;
 	c->max_hold_us = Max(c->max_hold_us, max_hold_us);
 	c->history_base.max_hold_us = Max(c->history_base.max_hold_us,
 									  max_hold_us);
 	c->total_active_us += active_us;
-	c->max_idle_us = max_idle_us;
+	c->max_idle_us = Max(c->max_idle_us, max_idle_us);
 	c->statements += statements;
 	c->explicit_xacts += explicit_xacts;
 	c->readonly_xacts += readonly_xacts;
 	c->timeouts += timeouts;
+	for (i = 0; i < n; i++)
+		c->hist[buckets[i]]++;
 	c->usage += n * USAGE_INIT;
 	c->last_seen = samples[n - 1].end;
 	SpinLockRelease(&entry->mutex);

@@ -42,7 +42,7 @@ done
 
 here=$(dirname "$0")
 rows=$(mktemp)
-trap 'rm -f "$rows"' EXIT
+trap 'rm -f "$rows" "$rows".*' EXIT
 status=0
 for ((i = 0; i < nlayouts; i++)); do
 	pad=$(printf '%*s' $((4 * i)) '' | tr ' ' x)
