@@ -22,13 +22,14 @@
  *
  * nesting_level is 1 while a top-level executor call (start, run, finish)
  * or utility call runs; the calls nested inside it (functions, triggers,
- * cursors) pass straight through.  The top-level call resets it when it returns.  An error that
- * leaves it unwinds to the client's level without a PG_TRY of ours (a
- * setjmp per statement): the abort callback, or the subtransaction abort
- * callback inside a client's savepoint, resets nesting_level and ends the
- * failed statement's span, as it does for a failed ExecutorStart.  Errors
- * caught inside the statement abort subtransactions that started inside
- * it, told apart by their ids (see pgxt_subxact_callback).
+ * cursors) pass straight through.  The top-level call resets it when it
+ * returns.  An error that leaves it unwinds to the client's level without
+ * a PG_TRY of ours (a setjmp per statement): the abort callback, or the
+ * subtransaction abort callback inside a client's savepoint, resets
+ * nesting_level and ends the failed statement's span, as it does for a
+ * failed ExecutorStart.  Errors caught inside the statement abort
+ * subtransactions that started inside it, told apart by their ids (see
+ * pgxt_subxact_callback).
  *
  * The backend publishes its transaction in its shared slot (under the slot
  * spinlock) for the activity view and the watchdog, and appends it there
@@ -770,6 +771,18 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 }
 
 /*
+ * Finish a query through the previous hook or the standard function.
+ */
+static inline void
+run_executor_finish(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+}
+
+/*
  * ExecutorFinish hook: AFTER triggers fire here, inside the statement.
  * Errors are handled as in pgxt_ExecutorRun.
  */
@@ -784,10 +797,7 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 	 */
 	if (ends_with_run(queryDesc) || nesting_level > 0 || !tracking_backend())
 	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
+		run_executor_finish(queryDesc);
 		return;
 	}
 
@@ -796,10 +806,7 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 		statement_resume();
 
 	nesting_level = 1;
-	if (prev_ExecutorFinish)
-		prev_ExecutorFinish(queryDesc);
-	else
-		standard_ExecutorFinish(queryDesc);
+	run_executor_finish(queryDesc);
 	nesting_end();
 
 	if (top)

@@ -215,10 +215,10 @@ history_delta(const PgxtCounters *c, PgxtHistorySums *delta)
 	const PgxtHistorySums *base = &c->history_base;
 
 	delta->xacts = c->xacts - base->xacts;
-	delta->rollbacks = (c->xacts - c->commits) - base->rollbacks;
+	delta->rollbacks = pgxt_counters_rollbacks(c) - base->rollbacks;
 	delta->hold_us = c->total_hold_us - base->hold_us;
 	delta->active_us = c->total_active_us - base->active_us;
-	delta->idle_us = (c->total_hold_us - c->total_active_us) - base->idle_us;
+	delta->idle_us = pgxt_counters_idle_us(c) - base->idle_us;
 	delta->max_hold_us = base->max_hold_us;
 	delta->timeouts = c->timeouts - base->timeouts;
 }
@@ -555,37 +555,28 @@ pgxt_store_flush(PgxtSlot *slot, PgxtEntryCache *cache)
 		return;
 
 	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
-	/*
-	 * A reader or a reset may have emptied the list before we got the lock
-	 * (cppcheck cannot know that another process writes it).
-	 */
-	/* cppcheck-suppress knownConditionTrueFalse */
-	if (slot->npending == 0)
-	{
-		LWLockRelease(pgxt_shared->lock);
-		return;
-	}
 	if (cache->entry != NULL &&
 		cache->generation == pgxt_shared->generation &&
 		memcmp(&cache->key, &slot->pending_key, sizeof(PgxtKey)) == 0)
 		entry = (PgxtEntry *) cache->entry;
 	else
 		entry = hash_search(pgxt_hash, &slot->pending_key, HASH_FIND, NULL);
-
 	if (entry == NULL)
 	{
+		/* a new key: only the exclusive lock adds it */
 		LWLockRelease(pgxt_shared->lock);
 		LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
-		/* a reader or a reset may have emptied the list meanwhile */
-		if (slot->npending == 0)
-		{
-			LWLockRelease(pgxt_shared->lock);
-			return;
-		}
-		entry = entry_alloc(&slot->pending_key, slot->pending[0].end);
 	}
 
+	/* a reader or a reset may have emptied the list before we got the lock */
 	n = slot->npending;
+	if (n == 0)
+	{
+		LWLockRelease(pgxt_shared->lock);
+		return;
+	}
+	if (entry == NULL)
+		entry = entry_alloc(&slot->pending_key, slot->pending[0].end);
 	if (entry != NULL)
 	{
 		entry_fold(entry, slot->pending, n);
@@ -682,9 +673,9 @@ pgxt_store_get(const PgxtKey *key, PgxtCounters *counters)
 
 /*
  * Hand visitor every key's sums since the last history boundary, after
- * draining the slots, holding pgxt_shared->lock shared; with advance, that boundary moves to now (each
- * entry's base is reset under its spinlock, so no transaction is counted
- * twice or lost).  *evicted receives the sums of entries evicted since the
+ * draining the slots, holding pgxt_shared->lock shared; with advance, that
+ * boundary moves to now (each entry's base is reset under its spinlock, so
+ * no transaction is counted twice or lost).  *evicted receives the sums of entries evicted since the
  * boundary (and, with advance, is reset).  The visitor must not raise an
  * error.
  */
@@ -708,10 +699,10 @@ pgxt_store_history_deltas(bool advance, PgxtDeltaVisitor visitor, void *arg,
 		if (advance)
 		{
 			c->history_base.xacts = c->xacts;
-			c->history_base.rollbacks = c->xacts - c->commits;
+			c->history_base.rollbacks = pgxt_counters_rollbacks(c);
 			c->history_base.hold_us = c->total_hold_us;
 			c->history_base.active_us = c->total_active_us;
-			c->history_base.idle_us = c->total_hold_us - c->total_active_us;
+			c->history_base.idle_us = pgxt_counters_idle_us(c);
 			c->history_base.max_hold_us = 0;
 			c->history_base.timeouts = c->timeouts;
 		}

@@ -219,6 +219,20 @@ typedef void (*PgxtEntryVisitor) (const PgxtKey *key,
 typedef void (*PgxtDeltaVisitor) (const PgxtKey *key,
 								  const PgxtHistorySums *delta, void *arg);
 
+/* Rollbacks, which the counters derive from xacts and commits. */
+static inline int64
+pgxt_counters_rollbacks(const PgxtCounters *counters)
+{
+	return counters->xacts - counters->commits;
+}
+
+/* Idle time, which the counters derive from hold and active time. */
+static inline int64
+pgxt_counters_idle_us(const PgxtCounters *counters)
+{
+	return counters->total_hold_us - counters->total_active_us;
+}
+
 PGXT_BEGIN_INTERNAL
 
 extern void pgxt_store_request(void);

@@ -171,14 +171,14 @@ stat_row(const PgxtKey *key, const PgxtCounters *c, void *arg)
 	values[i++] = CStringGetTextDatum(visible ? key->tag : INSUFFICIENT_PRIVILEGE);
 	values[i++] = Int64GetDatum(c->xacts);
 	values[i++] = Int64GetDatum(c->commits);
-	values[i++] = Int64GetDatum(c->xacts - c->commits);
+	values[i++] = Int64GetDatum(pgxt_counters_rollbacks(c));
 	values[i++] = ms_datum(c->total_hold_us);
 	values[i++] = ms_datum(c->min_hold_us);
 	values[i++] = ms_datum(c->max_hold_us);
 	values[i++] = ms_datum(c->xacts > 0 ? (double) c->total_hold_us / c->xacts : 0.0);
 	values[i++] = ms_datum(pgxt_counters_stddev_hold(c));
 	values[i++] = ms_datum(c->total_active_us);
-	values[i++] = ms_datum(c->total_hold_us - c->total_active_us);
+	values[i++] = ms_datum(pgxt_counters_idle_us(c));
 	values[i++] = ms_datum(c->max_idle_us);
 	values[i++] = Int64GetDatum(c->statements);
 	values[i++] = Int64GetDatum(c->explicit_xacts);
