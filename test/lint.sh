@@ -19,7 +19,7 @@ if command -v cppcheck >/dev/null; then
 	cppcheck -j 2 --quiet --error-exitcode=1 --inline-suppr \
 		--enable=warning,style,performance,portability \
 		--suppress=missingInclude --suppress=missingIncludeSystem \
-		--suppress='*:/usr/include/*' \
+		--suppress='*:/usr/include/*' --suppress="*:$inc/*" \
 		-I"$inc" -Isrc src/*.c || status=1
 else
 	echo "lint: cppcheck not installed, skipped"

@@ -4,7 +4,9 @@
 # pg_regress tests (sql/, expected/) and the TAP tests (test/t/) as the
 # unprivileged user "postgres" in a scratch copy of the tree.
 #
-# Usage: bash test/run_tests.sh        (TAP_TESTS=0 skips the TAP tests)
+# Usage: bash test/run_tests.sh        (TAP_TESTS=0 skips the TAP tests;
+#        REGRESS="counts tags" and PROVE_TESTS="test/t/020_watchdog.pl" run
+#        a subset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -25,8 +27,11 @@ bash test/lint.sh || lint_status=$?
 tap=1
 [ "${TAP_TESTS:-1}" = 0 ] && tap=
 status=0
+subset=()
+[ -n "${REGRESS:-}" ] && subset+=(REGRESS="$REGRESS")
+[ -n "${PROVE_TESTS:-}" ] && subset+=(PROVE_TESTS="$PROVE_TESTS")
 runuser -u "$run_user" -- make -C "$work/tree" -s installcheck \
-	PG_CONFIG="$PG_CONFIG" TAP_TESTS="$tap" PROVE_FLAGS="--timer" \
+	PG_CONFIG="$PG_CONFIG" TAP_TESTS="$tap" PROVE_FLAGS="--timer" "${subset[@]}" \
 	> "$work/output.txt" 2>&1 || status=$?
 cat "$work/output.txt"
 
