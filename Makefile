@@ -9,6 +9,7 @@ OBJS = \
 	src/views.o \
 	src/rules.o \
 	src/watchdog.o \
+	src/enforce.o \
 	src/history.o \
 	src/persist.o
 

@@ -57,6 +57,18 @@
 #endif
 
 /*
+ * post_parse_analyze_hook gained the JumbleState in 14.
+ */
+#if PG_VERSION_NUM >= 140000
+#define PGXT_POST_PARSE_ANALYZE_PARAMS \
+	ParseState *pstate, Query *query, JumbleState *jstate
+#define PGXT_POST_PARSE_ANALYZE_ARGS pstate, query, jstate
+#else
+#define PGXT_POST_PARSE_ANALYZE_PARAMS ParseState *pstate, Query *query
+#define PGXT_POST_PARSE_ANALYZE_ARGS pstate, query
+#endif
+
+/*
  * Index of this backend's slot, 0-based, below pgxt_max_backends().
  * Before 17 that is MyBackendId - 1; from 17 on, MyProcNumber, whose
  * regular backends come first in the PGPROC array.

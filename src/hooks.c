@@ -5,31 +5,60 @@
  *		first statement to its end and hands the finished transaction to the
  *		store.
  *
- * A transaction starts at the arrival of its first statement (the core's
- * transaction start timestamp).  Each top-level statement is an active span
- * from its arrival (the statement timestamp, no clock read) to its return
- * from ExecutorRun (SELECT) or ExecutorFinish (anything that may fire
- * triggers) or ProcessUtility: one clock read.  Outside a block opened by
- * BEGIN the server stays busy until the commit, so the span runs on.  The
- * transaction ends in the commit, abort or prepare callback: one more clock
- * read.  Time between spans is idle: the server waiting on the client.
+ * The tracked transaction is in one of four states, the ones its backend
+ * slot shows (store.h):
  *
- * A transaction block that fails keeps its connection until the client's
- * ROLLBACK, which fires no callback: the abort callback only marks it
- * failed, and the ROLLBACK (seen by ProcessUtility) ends it.  A session that
- * exits inside a transaction ends it in a before_shmem_exit callback, which
- * runs before the core's own abort.
+ *		NONE	no tracked transaction
+ *		ACTIVE	a statement of the client runs (or the commit does)
+ *		IDLE	idle in transaction: the server waits for the client
+ *		ABORTED idle in a failed block (or after a failed statement in a
+ *				savepoint), waiting for ROLLBACK (or ROLLBACK TO)
  *
- * nesting_level is 1 while a top-level executor call (start, run, finish)
- * or utility call runs; the calls nested inside it (functions, triggers,
- * cursors) pass straight through.  The top-level call resets it when it
- * returns.  An error that leaves it unwinds to the client's level without
- * a PG_TRY of ours (a setjmp per statement): the abort callback, or the
- * subtransaction abort callback inside a client's savepoint, resets
- * nesting_level and ends the failed statement's span, as it does for a
- * failed ExecutorStart.  Errors caught inside the statement abort
- * subtransactions that started inside it, told apart by their ids (see
- * pgxt_subxact_callback).
+ * xact_open (NONE -> ACTIVE or IDLE), xact_move (between the three open
+ * states) and xact_finish (-> NONE) are the only places that change it, and
+ * each publishes the new state in the slot.  Every transition, and what
+ * triggers it:
+ *
+ *		NONE -> ACTIVE		a statement of the client begins; the transaction
+ *							started at the arrival of its first message
+ *		NONE -> IDLE		BEGIN
+ *		IDLE -> ACTIVE		a statement of the client arrives (Parse, Bind,
+ *							Execute, or a simple query): the idle gap ends at
+ *							its arrival
+ *		ABORTED -> ACTIVE	ROLLBACK TO SAVEPOINT, ROLLBACK, COMMIT
+ *		ACTIVE -> IDLE		inside a block opened by BEGIN, a statement of
+ *							the client returns, or a message ends while its
+ *							statement is still to run (an extended-protocol
+ *							Parse or Bind): the server waits for the client
+ *		ACTIVE -> ABORTED	a statement fails inside a block (the block, or
+ *							the client's savepoint, is now failed)
+ *		any -> NONE			commit, prepare, abort; a failed block at the
+ *							client's ROLLBACK; the session's exit
+ *
+ * Outside a block opened by BEGIN the transaction ends with its message and
+ * the server is busy all along: it stays ACTIVE from its first message to
+ * its commit.  Times come from the core's statement timestamps (the
+ * arrival of each message, no clock read) and one clock read when a span
+ * ends.
+ *
+ * A statement is the client's when its text is the one the core is
+ * running for the client (debug_query_string): queries that functions,
+ * triggers or the planner run, even when they open a portal of their own at
+ * the top level (a cursor loop in a deferred trigger fired at commit, a
+ * function folded at plan time), are not statements; they run nested.
+ * nesting_level is 1 while a top-level executor or utility call runs; the
+ * top-level call resets it when it returns, and after an error the abort
+ * callbacks do (no PG_TRY per statement).
+ *
+ * Two callbacks let the backend act between the client's messages, where
+ * the core calls no hook: a reset callback of MessageContext, which the
+ * core resets before it reads the next message ("loop top"), and an error
+ * context callback kept at the bottom of the error context stack, which
+ * the core calls for every error report whatever the logging settings.
+ * The first ends spans left open by a message and re-arms the limits'
+ * timers after an error; the second takes the tag of a statement that
+ * fails before it runs and words the FATAL of a session that passed its
+ * limit (enforce.c).
  *
  * The backend publishes its transaction in its shared slot (under the slot
  * spinlock) for the activity view and the watchdog, and appends it there
@@ -51,13 +80,17 @@
 #include "commands/dbcommands.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "parser/analyze.h"
 #include "storage/ipc.h"
 #include "tcop/pquery.h"
+#include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "enforce.h"
 #include "hooks.h"
 #include "postgres_extension.h"
 #include "store.h"
@@ -66,14 +99,14 @@
 /* The transaction this backend is in, as far as it is tracked. */
 typedef struct LocalXact
 {
-	bool		open;			/* a tracked transaction is in progress */
-	bool		aborted;		/* failed block, waiting for ROLLBACK */
+	PgxtSlotState state;		/* see the file header */
+	bool		top_aborted;	/* failed block: only its ROLLBACK ends it */
 	bool		explicit_block; /* started by BEGIN or a chained COMMIT */
 	bool		end_requested;	/* COMMIT, ROLLBACK or PREPARE seen */
-	bool		span_open;		/* a statement is running */
 	bool		readonly;		/* no xid, noted when it failed */
+	bool		housekeeping;	/* only SET, RESET, DISCARD, SHOW so far */
 	TimestampTz start;
-	TimestampTz span_start;
+	TimestampTz span_start;		/* start of the running span (ACTIVE) */
 	TimestampTz last_mark;		/* end of the last span, or the start */
 	int64		active_us;
 	int64		max_idle_us;
@@ -92,7 +125,16 @@ typedef enum BackendTracking
 	BACKEND_UNTRACKED
 } BackendTracking;
 
+/* How a text relates to the statement the core runs for the client. */
+typedef enum ClientText
+{
+	NOT_CLIENT_TEXT = 0,
+	CLIENT_TEXT,				/* the message's own text */
+	CLIENT_TEXT_COPY			/* a copy of it: a portal started at Bind */
+} ClientText;
+
 /* Saved hook values */
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
@@ -116,16 +158,38 @@ static LocalXact xact;
  */
 static LocalTransactionId explicit_lxid = InvalidLocalTransactionId;
 static bool explicit_by_commit_chain = false;	/* void if the commit fails */
+static bool savepoint_rollback = false; /* ROLLBACK TO runs: not an error */
 static bool tag_guc_changed = true;
 static bool slot_names_dirty = true;
 static bool key_dirty = true;	/* names changed since the key was built */
 static const char *appname_seen = NULL; /* application_name last compared */
 static PgxtKey xact_key;		/* the key as of the last record */
 static Oid	slot_role_userid = InvalidOid;
-static PgxtEntryCache entry_cache;
+static PgxtOwner owner;			/* this backend's side of its pending list */
+
+/* The session's role and database names, for the limits' rules. */
+static char session_rolename[NAMEDATALEN];
+static char session_dbname[NAMEDATALEN];
+static PgxtSessionNames session_names;
+
+/*
+ * The tag of a comment of the client's failing statement, read when the
+ * error was reported (the statement may fail before any hook sees it).
+ */
+static bool error_tag_valid = false;
+static char error_tag[PGXT_TAG_LEN];
+
+/* The callbacks between the client's messages (see the file header). */
+static void loop_top(void *arg);
+static void error_reported(void *arg);
+static MemoryContextCallback loop_top_callback = {loop_top, NULL, NULL};
+static bool loop_top_requested = false;
+static ErrorContextCallback error_callback = {NULL, error_reported, NULL};
+static bool error_callback_installed = false;
 
 static bool backend_attach(void);
 static void backend_exit(int code, Datum arg);
+static void xact_finish(bool committed, TimestampTz end, bool tail_active);
 
 /*
  * True if this backend's transactions are tracked.  Decided once per
@@ -142,26 +206,60 @@ tracking_backend(void)
 }
 
 /*
- * A top-level statement runs in the portal the client asked for; executor
- * calls with no active portal come from planning or from commit-time work
- * (deferred triggers) and belong to no statement of their own.
+ * Whether text is the statement the core runs for the client: the text of
+ * the message being processed (a simple query, or the portal of an
+ * Execute), or a copy of it (Bind copies its statement's text into the
+ * portal it starts).
  */
-static inline bool
-top_level_executor(void)
+static inline ClientText
+client_text(const char *text)
 {
-	return nesting_level == 0 && ActivePortal != NULL;
+	if (likely(text == debug_query_string))
+		return text != NULL ? CLIENT_TEXT : NOT_CLIENT_TEXT;
+	if (text != NULL && debug_query_string != NULL &&
+		strcmp(text, debug_query_string) == 0)
+		return CLIENT_TEXT_COPY;
+	return NOT_CLIENT_TEXT;
+}
+
+/*
+ * Ask for loop_top to run before the backend reads the client's next
+ * message.
+ */
+static inline void
+request_loop_top(void)
+{
+	if (!loop_top_requested && MessageContext != NULL)
+	{
+		loop_top_requested = true;
+		MemoryContextRegisterResetCallback(MessageContext, &loop_top_callback);
+	}
+}
+
+/*
+ * Keep error_callback at the bottom of the error context stack.  Only the
+ * loop top may put it there: PG_TRY blocks restore the stack they found
+ * when they end, so anything pushed inside one (every hook runs inside
+ * some) is gone when it ends, while what sits below them stays.  The core
+ * empties the stack when it recovers from an error, and calls
+ * error_reported for that error first, which asks for the loop top.
+ */
+static inline void
+ensure_error_callback(void)
+{
+	if (unlikely(!error_callback_installed))
+		request_loop_top();
 }
 
 /*
  * Decide whether this backend is tracked and, if so, claim its slot and
- * arrange for the slot to be released at exit.  Runs inside a transaction
- * (the first hook call), so catalog lookups are allowed.
+ * arrange for the slot to be released at exit.  May run in an aborting
+ * transaction (a session's first statement may fail before any hook), so
+ * it reads no catalog: names are looked up at the next statement.
  */
 static bool
 backend_attach(void)
 {
-	char	   *dbname;
-
 	backend_tracking = BACKEND_UNTRACKED;
 
 	if (!pgxt_store_ready() || IsParallelWorker())
@@ -172,7 +270,8 @@ backend_attach(void)
 	if (my_slot == NULL)
 		return false;
 
-	dbname = get_database_name(MyDatabaseId);
+	session_dbname[0] = '\0';
+	session_rolename[0] = '\0';
 
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = MyProcPid;
@@ -184,29 +283,34 @@ backend_attach(void)
 	my_slot->active_us = 0;
 	my_slot->statements = 0;
 	my_slot->queryid = 0;
+	my_slot->names_version = 0;
 	my_slot->appname[0] = '\0';
 	my_slot->tag[0] = '\0';
 	my_slot->rolename[0] = '\0';
-	strlcpy(my_slot->dbname, dbname ? dbname : "", NAMEDATALEN);
-	my_slot->timeout_kind = PGXT_TIMEOUT_NONE;
-	my_slot->timeout_rule[0] = '\0';
+	my_slot->dbname[0] = '\0';
 	my_slot->logged_xact_start = 0;
 	SpinLockRelease(&my_slot->mutex);
 
-	if (dbname)
-		pfree(dbname);
-
 	memset(&xact, 0, sizeof(xact));
-	memset(&entry_cache, 0, sizeof(entry_cache));
+	xact.state = PGXT_STATE_NONE;
+	memset(&owner, 0, sizeof(owner));
+	owner.key_index = -1;
 	key_dirty = true;
+	session_names.appname = xact.appname;
+	session_names.tag = xact.tag;
+	session_names.rolename = session_rolename;
+	session_names.dbname = session_dbname;
+	pgxt_enforce_attach(&session_names);
 	before_shmem_exit(backend_exit, (Datum) 0);
 	backend_tracking = BACKEND_TRACKED;
+	request_loop_top();
 	return true;
 }
 
 /*
- * Copy this backend's view of its open transaction into its slot.  Names
- * are copied only when they changed.  Takes the slot spinlock.
+ * Copy this backend's view of its transaction into its slot: state, since
+ * when, figures; the names only when they changed.  Takes the slot
+ * spinlock.
  */
 static inline void
 slot_publish(PgxtSlotState state, TimestampTz since)
@@ -223,9 +327,22 @@ slot_publish(PgxtSlotState state, TimestampTz since)
 		my_slot->userid = xact.userid;
 		memcpy(my_slot->appname, xact.appname, NAMEDATALEN);
 		memcpy(my_slot->tag, xact.tag, PGXT_TAG_LEN);
+		my_slot->names_version++;
 		slot_names_dirty = false;
 	}
 	SpinLockRelease(&my_slot->mutex);
+}
+
+/*
+ * The session's names (tag, application_name, role) changed: the slot,
+ * the statistics key and the limits follow.
+ */
+static pg_noinline void
+names_changed(void)
+{
+	slot_names_dirty = key_dirty = true;
+	if (unlikely(pgxt_enforce_attention))
+		pgxt_enforce_names_changed(xact.state != PGXT_STATE_NONE ? xact.start : 0);
 }
 
 /*
@@ -237,7 +354,7 @@ set_xact_tag(const char *tag)
 	if (strcmp(xact.tag, tag) != 0)
 	{
 		strlcpy(xact.tag, tag, PGXT_TAG_LEN);
-		slot_names_dirty = key_dirty = true;
+		names_changed();
 	}
 }
 
@@ -263,7 +380,7 @@ static pg_noinline void
 set_application_name(const char *appname)
 {
 	strlcpy(xact.appname, appname, NAMEDATALEN);
-	slot_names_dirty = key_dirty = true;
+	names_changed();
 }
 
 /*
@@ -307,9 +424,9 @@ check_application_name(void)
 }
 
 /*
- * Note the session's application_name and role, as they are now.  The
- * role's name is looked up only when the role changes, and only inside a
- * valid transaction.
+ * Note the session's application_name, role and database, as they are
+ * now.  The role's name is looked up only when the role changes, and names
+ * are looked up only inside a valid transaction.
  */
 static pg_noinline void
 note_session_names(void)
@@ -317,32 +434,43 @@ note_session_names(void)
 	Oid			userid = GetUserId();
 
 	note_application_name();
-	if (userid != xact.userid)
-	{
-		xact.userid = userid;
-		slot_names_dirty = key_dirty = true;
-	}
 	if (userid != slot_role_userid && IsTransactionState())
 	{
 		char	   *rolename = GetUserNameFromId(userid, true);
 
+		strlcpy(session_rolename, rolename ? rolename : "", NAMEDATALEN);
+		if (session_dbname[0] == '\0')
+		{
+			char	   *dbname = get_database_name(MyDatabaseId);
+
+			strlcpy(session_dbname, dbname ? dbname : "", NAMEDATALEN);
+			if (dbname)
+				pfree(dbname);
+		}
 		SpinLockAcquire(&my_slot->mutex);
-		strlcpy(my_slot->rolename, rolename ? rolename : "", NAMEDATALEN);
+		strlcpy(my_slot->rolename, session_rolename, NAMEDATALEN);
+		strlcpy(my_slot->dbname, session_dbname, NAMEDATALEN);
 		SpinLockRelease(&my_slot->mutex);
 		if (rolename)
 			pfree(rolename);
 		slot_role_userid = userid;
+		names_changed();
+	}
+	if (userid != xact.userid)
+	{
+		xact.userid = userid;
+		names_changed();
 	}
 }
 
 /*
- * Begin tracking the current transaction, which started at start.  Does
- * nothing when tracking is off.  publish: show it in the slot now (the
- * first statement does otherwise), and look at the role, which
- * statement_begin does otherwise.
+ * NONE -> state: begin tracking the current transaction, which started at
+ * start, in state ACTIVE (a statement of the client runs) or IDLE (BEGIN),
+ * and publish it unless the caller does (statement_begin, once it has
+ * counted the statement).  Does nothing when tracking is off.
  */
 static pg_attribute_always_inline void
-xact_open(TimestampTz start, bool publish)
+xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 {
 	if (unlikely(pgxt_track == PGXT_TRACK_NONE))
 	{
@@ -350,12 +478,11 @@ xact_open(TimestampTz start, bool publish)
 		return;
 	}
 
-	xact.open = true;
-	xact.aborted = false;
+	xact.top_aborted = false;
 	xact.explicit_block = false;
 	xact.end_requested = false;
-	xact.span_open = false;
 	xact.readonly = false;
+	xact.housekeeping = true;
 	xact.start = start;
 	xact.span_start = start;
 	xact.last_mark = start;
@@ -375,52 +502,61 @@ xact_open(TimestampTz start, bool publish)
 		set_xact_tag(pgxt_tag);
 
 	check_application_name();
-	if (unlikely(xact.userid == InvalidOid ||
-				 (publish && GetUserId() != xact.userid)))
+	if (unlikely(xact.userid == InvalidOid || GetUserId() != xact.userid ||
+				 xact.userid != slot_role_userid))
 		note_session_names();
+
+	xact.state = state;
+	if (unlikely(pgxt_enforce_attention))
+		pgxt_enforce_xact_begin(start);
 	if (publish)
-		slot_publish(PGXT_STATE_IDLE, start);
+		slot_publish(state, start);
 }
 
 /*
- * Start an active span at the arrival of the current message, unless one
- * is running.  The time since the last span is an idle gap.
+ * The one place where an open transaction changes state: move it to "to"
+ * at time "at" and, if publish, publish it.  Leaving ACTIVE ends the
+ * running span at at; entering ACTIVE ends the idle gap at at (never
+ * before the gap's start).  Opening is xact_open's, closing xact_finish's.
  */
-static inline void
-span_begin(void)
+static pg_attribute_always_inline void
+xact_move(PgxtSlotState to, TimestampTz at, bool publish)
 {
-	TimestampTz arrival;
-	int64		gap;
+	Assert(xact.state != PGXT_STATE_NONE && to != PGXT_STATE_NONE);
 
-	if (xact.span_open)
-		return;
-	arrival = Max(GetCurrentStatementStartTimestamp(), xact.last_mark);
-	gap = arrival - xact.last_mark;
-	if (gap > xact.max_idle_us)
-		xact.max_idle_us = gap;
-	xact.span_start = arrival;
-	xact.span_open = true;
-}
-
-/*
- * End the running span at now.
- */
-static inline void
-span_end(TimestampTz now)
-{
-	if (!xact.span_open)
-		return;
-	if (now > xact.span_start)
-		xact.active_us += now - xact.span_start;
-	xact.span_open = false;
-	xact.last_mark = Max(now, xact.span_start);
+	if (xact.state == PGXT_STATE_ACTIVE)
+	{
+		if (to != PGXT_STATE_ACTIVE)
+		{
+			/* a span ends: the server waits for the client from now */
+			if (at > xact.span_start)
+				xact.active_us += at - xact.span_start;
+			xact.last_mark = Max(at, xact.span_start);
+			if (unlikely(pgxt_enforce_attention))
+				pgxt_enforce_gap_begin(xact.last_mark, xact.start);
+		}
+	}
+	else if (to == PGXT_STATE_ACTIVE)
+	{
+		/* a gap ends: the client's next statement arrived at at */
+		at = Max(at, xact.last_mark);
+		if (at - xact.last_mark > xact.max_idle_us)
+			xact.max_idle_us = at - xact.last_mark;
+		xact.span_start = at;
+		if (unlikely(pgxt_enforce_attention))
+			pgxt_enforce_gap_end();
+	}
+	else if (unlikely(pgxt_enforce_attention) && to != xact.state)
+		pgxt_enforce_gap_begin(xact.last_mark, xact.start);
+	xact.state = to;
+	if (publish)
+		slot_publish(to, to == PGXT_STATE_ACTIVE ? xact.span_start : xact.last_mark);
 }
 
 /*
  * The names changed since the key was last built: rebuild it if it now
  * differs (a name may have changed and changed back, like a tag set per
- * transaction).  The slot's pending transactions belong to the old key:
- * they are flushed first.
+ * transaction).
  */
 static pg_noinline void
 key_refresh(void)
@@ -431,38 +567,37 @@ key_refresh(void)
 		strcmp(xact_key.appname, xact.appname) == 0)
 		return;
 
-	pgxt_store_flush(my_slot, &entry_cache);
 	memset(&xact_key, 0, sizeof(xact_key));
 	xact_key.dbid = MyDatabaseId;
 	xact_key.userid = xact.userid;
 	strlcpy(xact_key.appname, xact.appname, NAMEDATALEN);
 	strlcpy(xact_key.tag, xact.tag, PGXT_TAG_LEN);
-
-	SpinLockAcquire(&my_slot->mutex);
-	my_slot->pending_key = xact_key;
-	SpinLockRelease(&my_slot->mutex);
+	owner.key_changed = true;
 }
 
 /*
- * Hand the tracked transaction to the store and forget it.  end is its
- * end; the time since the last span counts as active when tail_active
- * (commit or abort work done for the client), else as an idle gap.
+ * X -> NONE: hand the tracked transaction to the store and forget it.  end
+ * is its end; the time since the last span counts as active when
+ * tail_active (commit or abort work done for the client), else as an idle
+ * gap.
  *
- * One slot spinlock section marks the slot out of transaction, reads the
- * watchdog's verdict and appends the transaction to the slot's pending
- * list; a full list is flushed into the hash (store.c).
+ * One slot spinlock section marks the slot out of transaction and appends
+ * the transaction to the slot's pending list (store.c), unless it was only
+ * a pooler's or a driver's housekeeping (an autocommit transaction of SET,
+ * RESET, DISCARD, SHOW or DEALLOCATE), which is only counted.
  */
 static pg_attribute_always_inline void
 xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 {
-	PgxtXactSample *sample;
+	PgxtXactSample sample;
 	int64		hold_us;
 	int64		active_us;
-	bool		readonly;
-	bool		full;
 
-	if (xact.span_open)
-		span_end(end);
+	if (xact.state == PGXT_STATE_ACTIVE)
+	{
+		if (end > xact.span_start)
+			xact.active_us += end - xact.span_start;
+	}
 	else if (end > xact.last_mark)
 	{
 		if (tail_active)
@@ -472,11 +607,9 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 	}
 	hold_us = Max(end - xact.start, 0);
 	active_us = Min(xact.active_us, hold_us);
-	readonly = xact.aborted ? xact.readonly :
-		!TransactionIdIsValid(GetTopTransactionIdIfAny());
 
 	/* the key is as of the last statement: a failed block's is kept */
-	if (!xact.aborted)
+	if (!xact.top_aborted)
 	{
 		note_tag_setting();
 		check_application_name();
@@ -486,33 +619,30 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 	if (unlikely(key_dirty))
 		key_refresh();
 
-	SpinLockAcquire(&my_slot->mutex);
-	Assert(my_slot->npending < PGXT_PENDING_MAX);
-	sample = &my_slot->pending[my_slot->npending++];
-	sample->end = end;
-	sample->hold_us = hold_us;
-	sample->active_us = active_us;
-	sample->max_idle_us = Min(xact.max_idle_us, hold_us - active_us);
-	sample->statements = xact.statements;
-	sample->committed = committed;
-	sample->explicit_block = xact.explicit_block;
-	sample->readonly = readonly;
-	/* the watchdog is terminating it, or (log mode) reported it */
-	sample->timed_out = my_slot->timeout_kind != PGXT_TIMEOUT_NONE ||
-		my_slot->logged_xact_start == xact.start;
-	my_slot->state = PGXT_STATE_NONE;
-	my_slot->state_since = end;
-	my_slot->xact_start = 0;
-	my_slot->queryid = 0;
-	my_slot->logged_xact_start = 0;
-	full = my_slot->npending == PGXT_PENDING_MAX;
-	SpinLockRelease(&my_slot->mutex);
+	sample.end = end;
+	sample.hold_us = hold_us;
+	sample.active_us = active_us;
+	sample.max_idle_us = Min(xact.max_idle_us, hold_us - active_us);
+	sample.statements = xact.statements;
+	sample.committed = committed;
+	sample.explicit_block = xact.explicit_block;
+	sample.readonly = xact.top_aborted ? xact.readonly :
+		!TransactionIdIsValid(GetTopTransactionIdIfAny());
+	sample.timed_out = false;
+	if (unlikely(pgxt_enforce_attention))
+	{
+		sample.timed_out = pgxt_enforce_verdict() != PGXT_TIMEOUT_NONE;
+		pgxt_enforce_xact_end();
+	}
 
-	if (unlikely(full))
-		pgxt_store_flush(my_slot, &entry_cache);
-
-	xact.open = false;
-	xact.aborted = false;
+	xact.state = PGXT_STATE_NONE;
+	xact.top_aborted = false;
+	error_tag_valid = false;
+	if (unlikely(xact.housekeeping && !xact.explicit_block &&
+				 xact.statements > 0))
+		pgxt_store_end_housekeeping(my_slot, end);
+	else
+		pgxt_store_end_xact(my_slot, &owner, &xact_key, &sample);
 }
 
 /*
@@ -549,57 +679,78 @@ failed_block_ended(void)
 	if (IsAbortedTransactionBlockState())
 		return false;
 	xact_finish(false, xact.last_mark, true);
-	xact_open(GetCurrentTransactionStartTimestamp(), false);
-	return xact.open;
+	xact_open(GetCurrentTransactionStartTimestamp(), PGXT_STATE_ACTIVE, false);
+	return xact.state != PGXT_STATE_NONE;
 }
 
 /*
- * A top-level statement begins: open the transaction if needed, start the
- * span, take tags.  stmt and its text: the statement, which counts toward
- * "statements"; NULL for a portal's later executor calls and for
- * transaction control, which do not.
+ * Whether a utility statement is a session's housekeeping: what poolers
+ * and drivers send when a client takes a connection.
+ */
+static inline bool
+housekeeping_statement(const PlannedStmt *stmt)
+{
+	Node	   *utility = stmt->utilityStmt;
+
+	return utility != NULL &&
+		(IsA(utility, VariableSetStmt) || IsA(utility, VariableShowStmt) ||
+		 IsA(utility, DiscardStmt) || IsA(utility, DeallocateStmt));
+}
+
+/*
+ * A statement of the client begins: open the transaction if needed, end
+ * the idle gap at the statement's arrival, take its tag.  stmt and its
+ * text: the statement, which counts toward "statements"; NULL for a
+ * portal's later executor calls and for transaction control, which do not.
  */
 static pg_attribute_always_inline void
 statement_begin(const PlannedStmt *stmt, const char *text)
 {
-	if (!xact.open)
+	ensure_error_callback();
+	if (xact.state == PGXT_STATE_NONE)
 	{
-		xact_open(GetCurrentTransactionStartTimestamp(), false);
-		if (unlikely(!xact.open))
+		xact_open(GetCurrentTransactionStartTimestamp(), PGXT_STATE_ACTIVE, false);
+		if (unlikely(xact.state == PGXT_STATE_NONE))
 			return;
 	}
-	else if (unlikely(xact.aborted) && !failed_block_ended())
-		return;
-
-	if (!xact.span_open)
+	else if (xact.state != PGXT_STATE_ACTIVE)
 	{
-		span_begin();
-		note_tag_setting();
-		if (stmt != NULL)
+		if (unlikely(xact.top_aborted) && !failed_block_ended())
+			return;
+		if (xact.state != PGXT_STATE_ACTIVE)
 		{
-			xact.statements++;
-			xact.queryid = stmt->queryId;
-			if (pgxt_tag_comment_key[0] != '\0' &&
-				pgxt_comment_possible(text, stmt->stmt_location,
-									  stmt->stmt_len))
-				note_comment_tag(text, stmt->stmt_location, stmt->stmt_len);
-			if (unlikely(GetUserId() != xact.userid ||
-						 xact.userid != slot_role_userid))
-				note_session_names();
+			/* outside a BEGIN block there is no gap: all of it is active */
+			xact_move(PGXT_STATE_ACTIVE, xact.explicit_block ?
+					  GetCurrentStatementStartTimestamp() : xact.last_mark,
+					  false);
 		}
-		slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
 	}
-	else if (stmt != NULL)
+	else if (stmt == NULL)
+		return;					/* a span of it runs already */
+
+	error_tag_valid = false;
+	savepoint_rollback = false;
+	note_tag_setting();
+	if (stmt != NULL)
 	{
 		xact.statements++;
 		xact.queryid = stmt->queryId;
+		if (unlikely(xact.housekeeping) && !housekeeping_statement(stmt))
+			xact.housekeeping = false;
+		if (pgxt_tag_comment_key[0] != '\0' &&
+			pgxt_comment_possible(text, stmt->stmt_location, stmt->stmt_len))
+			note_comment_tag(text, stmt->stmt_location, stmt->stmt_len);
+		if (unlikely(GetUserId() != xact.userid ||
+					 xact.userid != slot_role_userid))
+			note_session_names();
 	}
+	slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
 }
 
 /*
- * A portal's later executor call when no span of it is running (a cursor
- * fetched in a later message, a failed block, a transaction that ended
- * under it).
+ * A portal's later executor call when no span of it is running (a portal
+ * executed in a later message than the one that started it, a failed
+ * block, a transaction that ended under it).
  */
 static pg_noinline void
 statement_resume_span(void)
@@ -614,25 +765,12 @@ statement_resume_span(void)
 static inline void
 statement_resume(void)
 {
-	if (unlikely(!xact.open || xact.aborted || !xact.span_open))
+	if (unlikely(xact.state != PGXT_STATE_ACTIVE))
 		statement_resume_span();
 }
 
 /*
- * A top-level statement's work is done: close its span at now.
- */
-static inline void
-statement_end(TimestampTz now)
-{
-	if (!xact.open || !xact.span_open)
-		return;
-	span_end(now);
-	note_tag_setting();
-	slot_publish(PGXT_STATE_IDLE, xact.last_mark);
-}
-
-/*
- * A top-level statement returned.  In a block opened by BEGIN its span
+ * A statement of the client returned.  In a block opened by BEGIN its span
  * ends now: what follows is the client's.  Otherwise the transaction ends
  * with its message: its span runs on into the next statement of the same
  * query string or into the commit, whose callback reads the clock anyway;
@@ -641,18 +779,11 @@ statement_end(TimestampTz now)
 static inline void
 statement_done(void)
 {
-	if (xact.explicit_block)
-		statement_end(GetCurrentTimestamp());
-}
-
-/*
- * A top-level statement failed: its span ends at the error.
- */
-static void
-statement_error(void)
-{
-	if (xact.open && xact.span_open)
-		span_end(GetCurrentTimestamp());
+	if (xact.explicit_block && xact.state == PGXT_STATE_ACTIVE)
+	{
+		note_tag_setting();
+		xact_move(PGXT_STATE_IDLE, GetCurrentTimestamp(), true);
+	}
 }
 
 /*
@@ -683,6 +814,44 @@ abort_at_client_level(void)
 }
 
 /*
+ * The client's statement failed: take the tag of its comment if it failed
+ * before a hook saw it (error_reported read it).
+ */
+static inline void
+note_error_tag(void)
+{
+	if (unlikely(error_tag_valid))
+	{
+		error_tag_valid = false;
+		set_xact_tag(error_tag);
+	}
+}
+
+/*
+ * post_parse_analyze hook.  An extended-protocol Parse inside a block is
+ * the arrival of the client's next statement: the idle gap ends there, not
+ * at its Bind or Execute, so parse analysis and rewrite count as active.
+ * The span ends at the loop top if the statement does not run in the same
+ * message.  (A simple query's statements run in the message that parses
+ * them, from its arrival on; a Parse is told apart by its parameter hook.)
+ */
+static void
+pgxt_post_parse_analyze(PGXT_POST_PARSE_ANALYZE_PARAMS)
+{
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(PGXT_POST_PARSE_ANALYZE_ARGS);
+
+	if (nesting_level == 0 && xact.state == PGXT_STATE_IDLE &&
+		backend_tracking == BACKEND_TRACKED && xact.explicit_block &&
+		pstate->p_paramref_hook != NULL &&
+		pstate->p_sourcetext == debug_query_string)
+	{
+		xact_move(PGXT_STATE_ACTIVE, GetCurrentStatementStartTimestamp(), true);
+		request_loop_top();
+	}
+}
+
+/*
  * Start a query's plan through the previous hook or the standard function.
  */
 static inline void
@@ -695,22 +864,35 @@ run_executor_start(QueryDesc *queryDesc, int eflags)
 }
 
 /*
- * ExecutorStart hook: a top-level query begins.
+ * ExecutorStart hook: a statement of the client begins, or a query that is
+ * not the client's starts at the top level (a cursor of a function folded
+ * at plan time, or of a deferred trigger at commit): it nests.
  */
 static void
 pgxt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (top_level_executor() && tracking_backend())
-	{
-		statement_begin(queryDesc->plannedstmt, queryDesc->sourceText);
+	ClientText	client;
 
-		/* functions that start-up runs (initial partition pruning) nest */
-		nesting_level = 1;
+	if (nesting_level > 0 || !tracking_backend())
+	{
 		run_executor_start(queryDesc, eflags);
-		nesting_end();
 		return;
 	}
+
+	client = ActivePortal != NULL ? client_text(queryDesc->sourceText) :
+		NOT_CLIENT_TEXT;
+	if (client != NOT_CLIENT_TEXT)
+	{
+		statement_begin(queryDesc->plannedstmt, queryDesc->sourceText);
+		/* started at Bind, run by a later Execute: a gap may come between */
+		if (client == CLIENT_TEXT_COPY && xact.explicit_block)
+			request_loop_top();
+	}
+
+	/* functions that start-up runs (initial partition pruning) nest */
+	nesting_level = 1;
 	run_executor_start(queryDesc, eflags);
+	nesting_end();
 }
 
 /*
@@ -737,7 +919,9 @@ run_executor(PGXT_EXECUTORRUN_PARAMS)
 }
 
 /*
- * ExecutorRun hook: runs a query's plan; nested queries run inside it.
+ * ExecutorRun hook: runs a query's plan; nested queries run inside it.  A
+ * query is the client's statement when the core runs its text for the
+ * client (at Execute, the portal's own text).
  *
  * No PG_TRY here: after an error that leaves a top-level call, the abort
  * callbacks reset nesting_level (see abort_at_client_level and
@@ -746,27 +930,23 @@ run_executor(PGXT_EXECUTORRUN_PARAMS)
 static void
 pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 {
+	bool		client;
+
 	if (nesting_level > 0 || !tracking_backend())
 	{
 		run_executor(PGXT_EXECUTORRUN_ARGS);
 		return;
 	}
 
-	if (ActivePortal == NULL)
-	{
-		/* executor work outside any statement: only nest what runs in it */
-		nesting_level = 1;
-		run_executor(PGXT_EXECUTORRUN_ARGS);
-		nesting_end();
-		return;
-	}
-
-	statement_resume();
+	client = ActivePortal != NULL &&
+		queryDesc->sourceText == debug_query_string;
+	if (client)
+		statement_resume();
 	nesting_level = 1;
 	run_executor(PGXT_EXECUTORRUN_ARGS);
 	nesting_end();
 
-	if (xact.explicit_block && ends_with_run(queryDesc))
+	if (client && xact.explicit_block && ends_with_run(queryDesc))
 		statement_done();
 }
 
@@ -789,7 +969,7 @@ run_executor_finish(QueryDesc *queryDesc)
 static void
 pgxt_ExecutorFinish(QueryDesc *queryDesc)
 {
-	bool		top;
+	bool		client;
 
 	/*
 	 * A plain SELECT's ExecutorFinish runs no SQL (no ModifyTable, no AFTER
@@ -801,15 +981,16 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 		return;
 	}
 
-	top = ActivePortal != NULL;
-	if (top)
+	client = ActivePortal != NULL &&
+		queryDesc->sourceText == debug_query_string;
+	if (client)
 		statement_resume();
 
 	nesting_level = 1;
 	run_executor_finish(queryDesc);
 	nesting_end();
 
-	if (top)
+	if (client)
 		statement_done();
 }
 
@@ -827,23 +1008,32 @@ run_utility(PGXT_PROCESSUTILITY_PARAMS)
 }
 
 /*
+ * Run a utility statement nested: what it runs is not the client's.
+ */
+static void
+run_nested_utility(PGXT_PROCESSUTILITY_PARAMS)
+{
+	nesting_level = 1;
+	run_utility(PGXT_PROCESSUTILITY_ARGS);
+	nesting_end();
+}
+
+/*
  * Run a top-level utility statement whose span statement_begin opened;
  * the span ends when it returns, or in the abort callbacks if it fails.
  */
 static void
 run_timed_utility(PGXT_PROCESSUTILITY_PARAMS)
 {
-	nesting_level = 1;
-	run_utility(PGXT_PROCESSUTILITY_ARGS);
-	nesting_end();
+	run_nested_utility(PGXT_PROCESSUTILITY_ARGS);
 	/* SET application_name, SET ROLE: show them from now on */
-	if (xact.open)
+	if (xact.state != PGXT_STATE_NONE)
 		note_session_names();
 	statement_done();
 }
 
 /*
- * Transaction control at top level: BEGIN marks the transaction explicit;
+ * Transaction control of the client: BEGIN marks the transaction explicit;
  * COMMIT, ROLLBACK and PREPARE TRANSACTION start the span that the end of
  * transaction callback closes, or end a failed block themselves; savepoint
  * commands are timed like statements but not counted.
@@ -855,10 +1045,11 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 	{
 		case TRANS_STMT_BEGIN:
 		case TRANS_STMT_START:
+			ensure_error_callback();
 			run_utility(PGXT_PROCESSUTILITY_ARGS);
-			if (!xact.open)
-				xact_open(GetCurrentTransactionStartTimestamp(), true);
-			if (xact.open)
+			if (xact.state == PGXT_STATE_NONE)
+				xact_open(GetCurrentTransactionStartTimestamp(), PGXT_STATE_IDLE, true);
+			if (xact.state != PGXT_STATE_NONE)
 				xact.explicit_block = true;
 			else
 				explicit_lxid = pgxt_my_lxid();	/* for when tracking comes on */
@@ -867,12 +1058,12 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 		case TRANS_STMT_COMMIT:
 		case TRANS_STMT_ROLLBACK:
 		case TRANS_STMT_PREPARE:
-			if (xact.open)
+			if (xact.state != PGXT_STATE_NONE)
 			{
-				span_begin();
 				xact.end_requested = true;
-				if (!xact.aborted)
-					slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
+				if (xact.state != PGXT_STATE_ACTIVE)
+					xact_move(PGXT_STATE_ACTIVE, GetCurrentStatementStartTimestamp(),
+							  true);
 			}
 			if (stmt->chain)
 			{
@@ -888,25 +1079,26 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 			}
 			PG_CATCH();
 			{
-				if (xact.open)
+				if (xact.state != PGXT_STATE_NONE)
 					xact.end_requested = false;
 				explicit_lxid = InvalidLocalTransactionId;
 				explicit_by_commit_chain = false;
-				statement_error();
 				PG_RE_THROW();
 			}
 			PG_END_TRY();
 			/* a failed block ends here, with no callback */
-			if (xact.open && xact.aborted)
+			if (xact.state != PGXT_STATE_NONE && xact.top_aborted)
 				xact_finish(false, GetCurrentTimestamp(), true);
 			break;
 
 		case TRANS_STMT_SAVEPOINT:
 		case TRANS_STMT_RELEASE:
 		case TRANS_STMT_ROLLBACK_TO:
-			if (xact.open && !xact.aborted)
+			if (xact.state != PGXT_STATE_NONE && !xact.top_aborted)
 			{
 				statement_begin(NULL, NULL);
+				/* the savepoint's abort that follows is not an error */
+				savepoint_rollback = stmt->kind == TRANS_STMT_ROLLBACK_TO;
 				run_timed_utility(PGXT_PROCESSUTILITY_ARGS);
 			}
 			else
@@ -921,8 +1113,9 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 }
 
 /*
- * ProcessUtility hook: a top-level utility statement is a statement like
- * any other, except transaction control.
+ * ProcessUtility hook: a utility statement of the client is a statement
+ * like any other, except transaction control; one that is not the client's
+ * at the top level (run by a deferred trigger at commit) nests.
  */
 static void
 pgxt_ProcessUtility(PGXT_PROCESSUTILITY_PARAMS)
@@ -932,6 +1125,11 @@ pgxt_ProcessUtility(PGXT_PROCESSUTILITY_PARAMS)
 	if (nesting_level != 0 || !tracking_backend())
 	{
 		run_utility(PGXT_PROCESSUTILITY_ARGS);
+		return;
+	}
+	if (client_text(queryString) == NOT_CLIENT_TEXT)
+	{
+		run_nested_utility(PGXT_PROCESSUTILITY_ARGS);
 		return;
 	}
 
@@ -951,17 +1149,11 @@ pgxt_ProcessUtility(PGXT_PROCESSUTILITY_PARAMS)
  * new transaction starts as soon as one ends: track it from now on.
  */
 static pg_attribute_always_inline void
-reopen_if_inside_statement(bool was_in_span, TimestampTz now)
+reopen_if_inside_statement(bool was_active, TimestampTz now)
 {
-	if (likely(!was_in_span || nesting_level == 0))
+	if (likely(!was_active || nesting_level == 0))
 		return;
-	xact_open(now, false);
-	if (xact.open)
-	{
-		xact.span_start = now;
-		xact.span_open = true;
-		slot_publish(PGXT_STATE_ACTIVE, now);
-	}
+	xact_open(now, PGXT_STATE_ACTIVE, true);
 }
 
 /*
@@ -972,7 +1164,7 @@ reopen_if_inside_statement(bool was_in_span, TimestampTz now)
 static pg_noinline void
 xact_end_event(XactEvent event)
 {
-	bool		in_span;
+	bool		was_active;
 	TimestampTz now;
 
 	/*
@@ -984,15 +1176,19 @@ xact_end_event(XactEvent event)
 	 */
 	if (unlikely(proc_exit_inprogress))
 	{
-		if (xact.open && event == XACT_EVENT_ABORT)
-			xact_finish(false, GetCurrentTimestamp(), false);
+		if (xact.state != PGXT_STATE_NONE && event == XACT_EVENT_ABORT)
+			xact_finish(false, GetCurrentTimestamp(),
+						xact.state == PGXT_STATE_ACTIVE);
 		return;
 	}
 
 	/* subtransaction ids start over with the next transaction */
 	inner_subid = InvalidSubTransactionId;
 	if (event == XACT_EVENT_ABORT)
+	{
 		(void) abort_at_client_level();
+		savepoint_rollback = false;
+	}
 
 	if (unlikely(explicit_by_commit_chain))
 	{
@@ -1002,19 +1198,25 @@ xact_end_event(XactEvent event)
 		explicit_by_commit_chain = false;
 	}
 
-	if (!xact.open)
+	if (xact.state == PGXT_STATE_NONE)
 	{
 		/*
 		 * A transaction that failed before any statement reached the
 		 * executor (a parse or planning error, a failed Bind) still held
-		 * the connection: count it as a rollback without statements.
+		 * the connection: count it as a rollback without statements, under
+		 * the tag of its statement's comment.
 		 */
-		if (event == XACT_EVENT_ABORT && backend_tracking == BACKEND_TRACKED &&
-			nesting_level == 0)
+		if (event == XACT_EVENT_ABORT && nesting_level == 0 &&
+			tracking_backend())
 		{
-			xact_open(GetCurrentTransactionStartTimestamp(), false);
-			if (xact.open)
+			xact_open(GetCurrentTransactionStartTimestamp(), PGXT_STATE_ACTIVE,
+					  false);
+			if (xact.state != PGXT_STATE_NONE)
+			{
+				note_error_tag();
+				xact.housekeeping = false;
 				xact_finish(false, GetCurrentTimestamp(), true);
+			}
 		}
 		return;
 	}
@@ -1023,33 +1225,33 @@ xact_end_event(XactEvent event)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PREPARE:
-			in_span = xact.span_open;
+			was_active = xact.state == PGXT_STATE_ACTIVE;
 			/* a read-only commit right after a statement costs nothing */
-			if (!in_span && !TransactionIdIsValid(GetTopTransactionIdIfAny()))
+			if (!was_active && !TransactionIdIsValid(GetTopTransactionIdIfAny()))
 				now = xact.last_mark;
 			else
 				now = GetCurrentTimestamp();
 			xact_finish_inline(true, now, true);
-			reopen_if_inside_statement(in_span, now);
+			reopen_if_inside_statement(was_active, now);
 			break;
 
 		case XACT_EVENT_ABORT:
-			in_span = xact.span_open;
+			was_active = xact.state == PGXT_STATE_ACTIVE;
 			now = GetCurrentTimestamp();
-			if (xact.explicit_block && !xact.end_requested && !xact.aborted &&
-				nesting_level == 0)
+			if (nesting_level == 0)
+				note_error_tag();
+			if (xact.explicit_block && !xact.end_requested &&
+				!xact.top_aborted && nesting_level == 0)
 			{
 				/* a failed block: held until the client's ROLLBACK */
-				span_end(now);
-				xact.aborted = true;
 				xact.readonly = !TransactionIdIsValid(GetTopTransactionIdIfAny());
-				xact.last_mark = now;
-				slot_publish(PGXT_STATE_ABORTED, now);
+				xact.top_aborted = true;
+				xact_move(PGXT_STATE_ABORTED, now, true);
 			}
 			else
 			{
 				xact_finish(false, now, true);
-				reopen_if_inside_statement(in_span, now);
+				reopen_if_inside_statement(was_active, now);
 			}
 			break;
 
@@ -1060,7 +1262,8 @@ xact_end_event(XactEvent event)
 
 /*
  * Transaction callback.  Called for every step of every transaction: only
- * the end of one matters, and the other steps cost a comparison.
+ * the end of one matters, and the start of its commit when limits are
+ * enforced; the other steps cost a comparison.
  */
 static void
 pgxt_xact_callback(XactEvent event, void *arg)
@@ -1068,6 +1271,10 @@ pgxt_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
 		xact_end_event(event);
+	else if (unlikely(pgxt_enforce_attention) &&
+			 (event == XACT_EVENT_PRE_COMMIT ||
+			  event == XACT_EVENT_PRE_PREPARE))
+		pgxt_enforce_pre_commit();
 }
 
 /*
@@ -1076,9 +1283,10 @@ pgxt_xact_callback(XactEvent event, void *arg)
  * the statement; subtransaction ids grow, so the first one, inner_subid,
  * tells the statement's own from the client's savepoints, which start
  * between statements.  An abort of one of the statement's own is an error
- * caught inside it: the statement goes on.  Any other abort is an error
- * that left the statement (the client's savepoint is rolled back): the
- * nesting is over and the failed statement's span ends here.
+ * caught inside it: the statement goes on.  Any other abort is the
+ * client's savepoint rolled back: by ROLLBACK TO, or by an error that left
+ * the statement, whose nesting is over and whose block is now failed
+ * until ROLLBACK TO.
  */
 static void
 pgxt_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -1095,15 +1303,75 @@ pgxt_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			mySubid >= inner_subid)
 			return;
 		nesting_end();
-		statement_error();
+		if (savepoint_rollback || xact.state == PGXT_STATE_NONE ||
+			xact.end_requested || proc_exit_inprogress)
+			return;
+		note_error_tag();
+		if (xact.state != PGXT_STATE_ABORTED)
+			xact_move(PGXT_STATE_ABORTED, GetCurrentTimestamp(), true);
 	}
+}
+
+/*
+ * Reset callback of MessageContext: runs before the backend reads the
+ * client's next message, once per request_loop_top.  A span still open in
+ * a block belongs to a statement that runs in a later message (a Parse, a
+ * portal bound for a later Execute): the server waits for the client now.
+ * The error callback goes back to the bottom of the (emptied) stack, and
+ * the limits' timers are armed again if an error may have disabled them.
+ * Must not call request_loop_top: the core is running the reset callbacks.
+ */
+static void
+loop_top(void *arg)
+{
+	loop_top_requested = false;
+	if (backend_tracking != BACKEND_TRACKED)
+		return;
+	if (error_context_stack == NULL)
+		error_context_stack = &error_callback;
+	error_callback_installed = error_context_stack == &error_callback;
+	if (xact.state == PGXT_STATE_ACTIVE && xact.explicit_block &&
+		!xact.end_requested && nesting_level == 0)
+		xact_move(PGXT_STATE_IDLE, GetCurrentTimestamp(), true);
+	if (unlikely(pgxt_enforce_attention))
+		pgxt_enforce_rearm();
+}
+
+/*
+ * Error context callback, at the bottom of the stack: the core calls it
+ * for every error report (and every message it sends), before the report
+ * goes out.  It must not fail nor allocate outside the error context.
+ *
+ * When the report comes from the client's statement at the top level (a
+ * parse, analysis or planning error, before any hook ran for it), the tag
+ * of the statement's comment is read now, while its text is at hand: the
+ * abort callbacks give it to the failed transaction.  The limits may word
+ * the report (enforce.c).  Loop top is requested so that, if this is an
+ * error, the callback goes back on the stack after the recovery.
+ */
+static void
+error_reported(void *arg)
+{
+	if (backend_tracking != BACKEND_TRACKED)
+		return;
+	error_callback_installed = false;	/* the recovery may empty the stack */
+	if (nesting_level == 0 && debug_query_string != NULL &&
+		pgxt_tag_comment_key[0] != '\0' &&
+		pgxt_comment_possible(debug_query_string, -1, 0))
+		error_tag_valid = pgxt_comment_tag(debug_query_string, -1, 0,
+										   pgxt_tag_comment_key,
+										   error_tag, sizeof(error_tag));
+	if (unlikely(pgxt_enforce_attention))
+		(void) pgxt_enforce_error_report();
+	request_loop_top();
 }
 
 /*
  * before_shmem_exit callback: a session leaving inside a transaction
  * (client gone, terminated, FATAL) ends it as a rollback, its tail idle
  * unless a statement was running; then the slot's pending transactions go
- * into the hash and the slot is released.
+ * into the hash, the limits record what they did, and the slot is
+ * released.
  */
 static void
 backend_exit(int code, Datum arg)
@@ -1111,14 +1379,15 @@ backend_exit(int code, Datum arg)
 	if (my_slot == NULL)
 		return;
 
-	if (xact.open)
-		xact_finish(false, GetCurrentTimestamp(), false);
-	pgxt_store_flush(my_slot, &entry_cache);
+	if (xact.state != PGXT_STATE_NONE)
+		xact_finish(false, GetCurrentTimestamp(),
+					xact.state == PGXT_STATE_ACTIVE);
+	(void) pgxt_store_flush(my_slot, &owner, true);
+	pgxt_enforce_record_exit(xact.userid, MyDatabaseId);
 
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = 0;
 	my_slot->state = PGXT_STATE_NONE;
-	my_slot->timeout_kind = PGXT_TIMEOUT_NONE;
 	SpinLockRelease(&my_slot->mutex);
 	my_slot = NULL;
 	backend_tracking = BACKEND_UNTRACKED;
@@ -1143,12 +1412,14 @@ pgxt_tag_assign_hook(const char *newval, void *extra)
 }
 
 /*
- * Install the hooks and the transaction callback, keeping the previous
+ * Install the hooks and the transaction callbacks, keeping the previous
  * hooks to chain to.  Called once from _PG_init.
  */
 void
 pgxt_hooks_install(void)
 {
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = pgxt_post_parse_analyze;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = pgxt_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;

@@ -23,6 +23,7 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "enforce.h"
 #include "history.h"
 #include "hooks.h"
 #include "persist.h"
@@ -147,20 +148,20 @@ define_settings(void)
 							   pgxt_tag_comment_key_check_hook, NULL, NULL);
 
 	DefineCustomIntVariable(PGXT_NAME ".idle_in_transaction_timeout",
-							"Default limit on one idle gap inside a transaction; the watchdog ends sessions past it.",
+							"Default limit on one idle gap inside a transaction; sessions past it are ended.",
 							"0 turns it off.  timeout_rules may override it per application, tag, role and database.",
 							&pgxt_idle_timeout_ms,
 							0, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
+							NULL, pgxt_timeout_setting_assign_hook, NULL);
 
 	DefineCustomIntVariable(PGXT_NAME ".transaction_timeout",
-							"Default limit on how long a transaction stays open; the watchdog ends sessions past it.",
+							"Default limit on how long a transaction stays open; sessions past it are ended.",
 							"0 turns it off.  timeout_rules may override it per application, tag, role and database.",
 							&pgxt_xact_timeout_ms,
 							0, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
+							NULL, pgxt_timeout_setting_assign_hook, NULL);
 
 	DefineCustomStringVariable(PGXT_NAME ".timeout_rules",
 							   "Limits per application_name, tag, role and database, e.g. 'app=web-* idle=2s; tag=report.* xact=10min'.",
@@ -172,12 +173,12 @@ define_settings(void)
 							   pgxt_timeout_rules_assign_hook, NULL);
 
 	DefineCustomEnumVariable(PGXT_NAME ".timeout_action",
-							 "What the watchdog does past a limit: terminate the session, or only log it.",
+							 "What happens past a limit: the session is terminated, or the watchdog only logs it.",
 							 NULL,
 							 &pgxt_timeout_action,
 							 PGXT_ACTION_TERMINATE, action_options,
 							 PGC_SIGHUP, 0,
-							 NULL, NULL, NULL);
+							 NULL, pgxt_timeout_setting_assign_hook, NULL);
 
 	DefineCustomIntVariable(PGXT_NAME ".history_interval",
 							"Length of one bucket of pg_stat_transactions_history.",
@@ -239,6 +240,5 @@ _PG_init(void)
 	shmem_startup_hook = pgxt_shmem_startup;
 
 	pgxt_hooks_install();
-	pgxt_watchdog_install_log_hook();
 	pgxt_watchdog_register();
 }

@@ -598,10 +598,13 @@ pgxt_rules_parse(const char *src, char *errbuf, size_t errbuflen)
 		p++;
 	}
 
-	if ((size_t) nrules >
-		(SIZE_MAX - offsetof(PgxtRuleSet, rules)) / sizeof(PgxtRule))
+	if (nrules > PGXT_RULES_MAX)
 	{
-		report_error(errbuf, errbuflen, "too many rules");
+		char		message[64];
+
+		snprintf(message, sizeof(message), "too many rules (%d); at most %d",
+				 nrules, PGXT_RULES_MAX);
+		report_error(errbuf, errbuflen, message);
 		return NULL;
 	}
 	set = malloc(offsetof(PgxtRuleSet, rules) + nrules * sizeof(PgxtRule));

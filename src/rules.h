@@ -22,6 +22,13 @@
 #define PGXT_RULE_TEXT_MAX 128
 #define PGXT_RULE_GLOB_MAX 64	/* globs longer than 63 bytes: error */
 
+/*
+ * Most rules a setting may hold.  A session's limits are matched against
+ * them whenever its names change (each transaction, when tags vary), so
+ * their number bounds that cost.
+ */
+#define PGXT_RULES_MAX 100
+
 typedef struct PgxtRule
 {
 	char		app[PGXT_RULE_GLOB_MAX];	/* "" = not given */

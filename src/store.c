@@ -5,15 +5,18 @@
  *		per-backend slots, the statistics hash with its eviction, and the
  *		hold-time histograms.
  *
- * The hot path appends each ended transaction to its backend's slot, under
- * the slot's spinlock only.  Once per PGXT_PENDING_MAX transactions of one
- * key (or when the key changes, or at exit) the backend calls
- * pgxt_store_flush, which finds the key's entry under the shared lock (or
- * reuses the backend's cached entry while no eviction or reset happened
- * since) and folds the pending transactions in under the entry's spinlock.
- * Only a new key takes the lock exclusively.  Readers first drain every
- * slot under the exclusive lock, so they see every transaction that ended
- * before they started, as if each had gone into the hash at once.
+ * The hot path appends each ended transaction, with its key, to its
+ * backend's slot, under the slot's spinlock only (pgxt_store_end_xact).
+ * From PGXT_PENDING_FLUSH pending transactions on (or when the slot's keys
+ * are full) the backend tries to fold them into their entries: it finds
+ * each key's entry under the shared lock (or reuses its cached entry while
+ * no eviction or reset happened since) and folds the transactions in under
+ * the entry's spinlock.  Only a new key takes the lock exclusively.  The
+ * backend does not wait for the lock while its slot has room: a reader or
+ * an eviction holding the lock exclusively never delays a commit, the
+ * transactions wait in the slot for a later commit.  Readers first drain
+ * every slot under the exclusive lock, so they see every transaction that
+ * ended before they started, as if each had gone into the hash at once.
  * Nothing on the hot path allocates backend memory or raises an error: it
  * runs inside commit and abort callbacks, where an error is fatal.
  *
@@ -64,6 +67,7 @@ typedef struct PgxtShared
 	uint64		generation;		/* bumped by every eviction and reset */
 	slock_t		mutex;			/* protects the fields below */
 	int64		dealloc;		/* entries evicted since the last reset */
+	int64		housekeeping_xacts; /* not tracked: SET, RESET, ... only */
 	TimestampTz stats_reset;
 	PgxtHistorySums evicted;	/* evicted entries' sums since the boundary */
 	LWLock	   *events_lock;	/* protects the two fields below */
@@ -151,6 +155,7 @@ pgxt_store_startup(void)
 		pgxt_shared->generation = 0;
 		SpinLockInit(&pgxt_shared->mutex);
 		pgxt_shared->dealloc = 0;
+		pgxt_shared->housekeeping_xacts = 0;
 		pgxt_shared->stats_reset = GetCurrentTimestamp();
 		pgxt_shared->timeout_events = 0;
 		memset(&pgxt_shared->evicted, 0, sizeof(PgxtHistorySums));
@@ -409,8 +414,9 @@ pgxt_hist_percentile(const PgxtCounters *counters, double fraction)
 }
 
 /*
- * Fold n (> 0) pending transactions into entry.  Caller holds
- * pgxt_shared->lock; the batch is summed first, without the entry's
+ * Fold the transactions of samples[0..n) whose key_index is key_index
+ * (at least one) into entry.  Caller holds pgxt_shared->lock; the batch is
+ * summed first, without the entry's
  * spinlock, which is then held only to merge the sums in.  Only what
  * cannot be derived is kept: rollbacks are xacts - commits, idle time is
  * hold - active, the mean is total / xacts.  The sum of squared deviations
@@ -420,10 +426,11 @@ pgxt_hist_percentile(const PgxtCounters *counters, double fraction)
  * however long the entry lives.
  */
 static void
-entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
+entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n,
+		   int key_index)
 {
 	PgxtCounters *c = &entry->counters;
-	int64		shift = samples[0].hold_us;
+	int64		shift = 0;
 	int64		commits = 0;
 	int64		hold_us = 0;
 	int64		active_us = 0;
@@ -438,6 +445,8 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 	double		batch_mean_shifted;
 	double		batch_sum_var;
 	uint16		buckets[PGXT_PENDING_MAX];
+	TimestampTz last_end = 0;
+	int			nkey = 0;
 	int			i;
 
 	Assert(n > 0 && n <= PGXT_PENDING_MAX);
@@ -446,7 +455,13 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 	for (i = 0; i < n; i++)
 	{
 		const PgxtXactSample *s = &samples[i];
-		double		shifted = (double) (s->hold_us - shift);
+		double		shifted;
+
+		if (s->key_index != key_index)
+			continue;
+		if (nkey == 0)
+			shift = s->hold_us;
+		shifted = (double) (s->hold_us - shift);
 
 		commits += s->committed;
 		hold_us += s->hold_us;
@@ -459,10 +474,12 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 		min_hold_us = Min(min_hold_us, s->hold_us);
 		max_hold_us = Max(max_hold_us, s->hold_us);
 		max_idle_us = Max(max_idle_us, s->max_idle_us);
-		buckets[i] = (uint16) hist_bucket(s->hold_us);
+		buckets[nkey++] = (uint16) hist_bucket(s->hold_us);
+		last_end = s->end;
 	}
-	batch_mean_shifted = (double) (hold_us - n * shift) / n;
-	batch_sum_var = sum_sq_shifted - n * batch_mean_shifted * batch_mean_shifted;
+	Assert(nkey > 0);
+	batch_mean_shifted = (double) (hold_us - nkey * shift) / nkey;
+	batch_sum_var = sum_sq_shifted - nkey * batch_mean_shifted * batch_mean_shifted;
 	batch_sum_var = Max(batch_sum_var, 0.0);
 
 	SpinLockAcquire(&entry->mutex);
@@ -472,7 +489,7 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 			(double) c->total_hold_us / c->xacts;
 
 		c->sum_var_hold += batch_sum_var +
-			delta * delta * c->xacts * n / (c->xacts + n);
+			delta * delta * c->xacts * nkey / (c->xacts + nkey);
 		c->min_hold_us = Min(c->min_hold_us, min_hold_us);
 	}
 	else
@@ -480,7 +497,7 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 		c->sum_var_hold = batch_sum_var;
 		c->min_hold_us = min_hold_us;
 	}
-	c->xacts += n;
+	c->xacts += nkey;
 	c->commits += commits;
 	c->total_hold_us += hold_us;
 	c->max_hold_us = Max(c->max_hold_us, max_hold_us);
@@ -492,10 +509,14 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n)
 	c->explicit_xacts += explicit_xacts;
 	c->readonly_xacts += readonly_xacts;
 	c->timeouts += timeouts;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < nkey; i++)
+	{
+		/* buckets[0..nkey) were set by the loop above */
+		/* cppcheck-suppress uninitvar */
 		c->hist[buckets[i]]++;
-	c->usage += n * USAGE_INIT;
-	c->last_seen = samples[n - 1].end;
+	}
+	c->usage += nkey * USAGE_INIT;
+	c->last_seen = last_end;
 	SpinLockRelease(&entry->mutex);
 }
 
@@ -511,87 +532,260 @@ pgxt_counters_stddev_hold(const PgxtCounters *counters)
 }
 
 /*
- * Move slot's pending transactions into samples (room for
- * PGXT_PENDING_MAX) and their key into *key; return how many.  Takes the
- * slot's spinlock; caller holds pgxt_shared->lock exclusively.
+ * Fold every key of a pending list (its keys[0..nkeys), its samples[0..n))
+ * into the hash, creating entries as needed.  Caller holds
+ * pgxt_shared->lock exclusively.  An entry the hash cannot take even after
+ * eviction loses its transactions.
+ */
+static void
+fold_pending_list(const PgxtKey *keys, int nkeys,
+				  const PgxtXactSample *samples, int n)
+{
+	int			k;
+
+	for (k = 0; k < nkeys; k++)
+	{
+		PgxtEntry  *entry;
+		int			i;
+
+		for (i = 0; i < n && samples[i].key_index != k; i++)
+			;
+		if (i == n)
+			continue;
+		entry = entry_alloc(&keys[k], samples[i].end);
+		if (entry != NULL)
+			entry_fold(entry, samples, n, k);
+	}
+}
+
+/*
+ * Empty slot's pending list.  Caller holds the slot's spinlock.
+ */
+static inline void
+slot_clear_pending(PgxtSlot *slot)
+{
+	slot->npending = 0;
+	slot->npending_keys = 0;
+	slot->pending_epoch++;
+}
+
+/*
+ * The index of key among slot's pending keys, added if absent; -1 when
+ * the keys are full.  Caller holds the slot's spinlock.
  */
 static int
-slot_take_pending(PgxtSlot *slot, PgxtKey *key, PgxtXactSample *samples)
+slot_key_index(PgxtSlot *slot, const PgxtKey *key)
 {
-	int			n;
+	int			k;
 
-	SpinLockAcquire(&slot->mutex);
-	n = slot->npending;
-	if (n > 0)
+	for (k = 0; k < slot->npending_keys; k++)
 	{
-		*key = slot->pending_key;
-		memcpy(samples, slot->pending, n * sizeof(PgxtXactSample));
-		slot->npending = 0;
+		if (memcmp(&slot->pending_keys[k], key, sizeof(PgxtKey)) == 0)
+			return k;
 	}
+	if (slot->npending_keys == PGXT_PENDING_KEYS)
+		return -1;
+	slot->pending_keys[k] = *key;
+	slot->npending_keys++;
+	return k;
+}
+
+/*
+ * The end of the owner's tracked transaction: mark its slot out of
+ * transaction and append sample under key to the slot's pending list, in
+ * one section under the slot's spinlock; then fold the list into the hash
+ * if it is long enough and the lock is free (or, when the list or its keys
+ * are full, waiting for the lock).  Never raises an error: it runs inside
+ * commit and abort callbacks.
+ */
+void
+pgxt_store_end_xact(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
+					const PgxtXactSample *sample)
+{
+	int			key_index;
+	int			npending;
+	bool		appended = false;
+
+	for (;;)
+	{
+		SpinLockAcquire(&slot->mutex);
+		slot->state = PGXT_STATE_NONE;
+		slot->state_since = sample->end;
+		slot->queryid = 0;
+		if (likely(!owner->key_changed && owner->key_index >= 0 &&
+				   owner->epoch == slot->pending_epoch))
+			key_index = owner->key_index;
+		else
+		{
+			key_index = slot_key_index(slot, key);
+			owner->key_index = key_index;
+			owner->epoch = slot->pending_epoch;
+			owner->key_changed = false;
+		}
+		if (likely(key_index >= 0 && slot->npending < PGXT_PENDING_MAX))
+		{
+			PgxtXactSample *dest = &slot->pending[slot->npending++];
+
+			*dest = *sample;
+			dest->key_index = (uint8) key_index;
+			/* the watchdog reported it in log mode */
+			if (unlikely(slot->logged_xact_start != 0))
+			{
+				dest->timed_out |= slot->logged_xact_start == slot->xact_start;
+				slot->logged_xact_start = 0;
+			}
+			appended = true;
+		}
+		npending = slot->npending;
+		if (likely(appended))
+			slot->xact_start = 0;
+		SpinLockRelease(&slot->mutex);
+
+		if (likely(appended))
+			break;
+		/* no room: wait for the lock this once, then append */
+		(void) pgxt_store_flush(slot, owner, true);
+		owner->key_index = -1;
+	}
+
+	if (unlikely(npending >= PGXT_PENDING_FLUSH ||
+				 slot->npending_keys == PGXT_PENDING_KEYS))
+		(void) pgxt_store_flush(slot, owner, false);
+}
+
+/*
+ * The end of a transaction of the owner that was only housekeeping: mark
+ * the slot out of transaction and count it.  Takes the slot's spinlock,
+ * then pgxt_shared->mutex.
+ */
+void
+pgxt_store_end_housekeeping(PgxtSlot *slot, TimestampTz end)
+{
+	SpinLockAcquire(&slot->mutex);
+	slot->state = PGXT_STATE_NONE;
+	slot->state_since = end;
+	slot->xact_start = 0;
+	slot->queryid = 0;
+	slot->logged_xact_start = 0;
 	SpinLockRelease(&slot->mutex);
-	return n;
+
+	SpinLockAcquire(&pgxt_shared->mutex);
+	pgxt_shared->housekeeping_xacts++;
+	SpinLockRelease(&pgxt_shared->mutex);
+}
+
+/*
+ * The entry of slot's pending key k, under the shared lock: the owner's
+ * cached entry if it is that key's and no eviction or reset happened since,
+ * else a lookup.  NULL when the key has no entry yet.
+ */
+static PgxtEntry *
+owner_entry(PgxtSlot *slot, PgxtOwner *owner, int k)
+{
+	const PgxtKey *key = &slot->pending_keys[k];
+	PgxtEntry  *entry;
+
+	if (owner->cached_entry != NULL &&
+		owner->cached_generation == pgxt_shared->generation &&
+		memcmp(&owner->cached_key, key, sizeof(PgxtKey)) == 0)
+		return (PgxtEntry *) owner->cached_entry;
+	entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		owner->cached_key = *key;
+		owner->cached_entry = entry;
+		owner->cached_generation = pgxt_shared->generation;
+	}
+	return entry;
 }
 
 /*
  * Fold the pending transactions of the caller's own slot into their
- * entry.  Takes pgxt_shared->lock shared (exclusive when the key has no
- * entry yet), the entry's spinlock, then the slot's.  Never allocates
+ * entries; returns whether the list is empty now.  Without wait it gives
+ * up at once when pgxt_shared->lock is taken, and the transactions stay
+ * for a later try; with wait it waits for the lock.  Keys that have an
+ * entry are folded under the shared lock (the entries' spinlocks), the
+ * others under the exclusive lock, which inserts them.  Never allocates
  * backend memory and never raises an error: it is called from commit and
- * abort callbacks.  cache remembers the entry for the next flush of the
- * same key.
+ * abort callbacks.
  *
  * While the caller holds the lock nobody else empties its list (see
- * store.h) and only the caller appends to it, so the list and its key are
- * read in place, without the slot's spinlock, and emptied under it once
- * they are in the entry.
+ * store.h) and only the caller appends to it, so the list and its keys are
+ * read in place, without the slot's spinlock, and changed under it once
+ * they are in the entries.
  */
-void
-pgxt_store_flush(PgxtSlot *slot, PgxtEntryCache *cache)
+bool
+pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait)
 {
-	PgxtEntry  *entry;
+	PgxtXactSample *samples = slot->pending;
+	bool		has_entry[PGXT_PENDING_KEYS];
+	bool		missing = false;
 	int			n;
+	int			nkeys;
+	int			k;
 
 	if (slot->npending == 0 || !pgxt_store_ready())
-		return;
+		return true;
 
-	LWLockAcquire(pgxt_shared->lock, LW_SHARED);
-	if (cache->entry != NULL &&
-		cache->generation == pgxt_shared->generation &&
-		memcmp(&cache->key, &slot->pending_key, sizeof(PgxtKey)) == 0)
-		entry = (PgxtEntry *) cache->entry;
-	else
-		entry = hash_search(pgxt_hash, &slot->pending_key, HASH_FIND, NULL);
-	if (entry == NULL)
-	{
-		/* a new key: only the exclusive lock adds it */
-		LWLockRelease(pgxt_shared->lock);
-		LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
-	}
+	if (wait)
+		LWLockAcquire(pgxt_shared->lock, LW_SHARED);
+	else if (!LWLockConditionalAcquire(pgxt_shared->lock, LW_SHARED))
+		return false;
 
 	/* a reader or a reset may have emptied the list before we got the lock */
 	n = slot->npending;
-	if (n == 0)
+	nkeys = slot->npending_keys;
+	for (k = 0; k < nkeys; k++)
 	{
-		LWLockRelease(pgxt_shared->lock);
-		return;
-	}
-	if (entry == NULL)
-		entry = entry_alloc(&slot->pending_key, slot->pending[0].end);
-	if (entry != NULL)
-	{
-		entry_fold(entry, slot->pending, n);
-		cache->key = slot->pending_key;
-		cache->entry = entry;
-		cache->generation = pgxt_shared->generation;
-	}
-	else
-		cache->entry = NULL;	/* no room even after eviction: dropped */
+		PgxtEntry  *entry = owner_entry(slot, owner, k);
+		int			i;
 
+		has_entry[k] = entry != NULL;
+		for (i = 0; i < n && samples[i].key_index != k; i++)
+			;
+		if (i == n)
+			continue;
+		if (entry != NULL)
+			entry_fold(entry, samples, n, k);
+		else
+			missing = true;
+	}
+
+	/* what is folded leaves; the transactions of new keys stay */
 	SpinLockAcquire(&slot->mutex);
-	slot->npending = 0;
-	SpinLockRelease(&slot->mutex);
+	if (!missing)
+		slot_clear_pending(slot);
+	else
+	{
+		int			i;
+		int			kept = 0;
 
+		for (i = 0; i < n; i++)
+		{
+			if (!has_entry[samples[i].key_index])
+				samples[kept++] = samples[i];
+		}
+		slot->npending = kept;
+	}
+	SpinLockRelease(&slot->mutex);
 	LWLockRelease(pgxt_shared->lock);
+
+	if (!missing)
+		return true;
+
+	/* new keys: only the exclusive lock inserts them */
+	if (wait)
+		LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
+	else if (!LWLockConditionalAcquire(pgxt_shared->lock, LW_EXCLUSIVE))
+		return false;
+	n = slot->npending;
+	if (n > 0)
+		fold_pending_list(slot->pending_keys, slot->npending_keys, samples, n);
+	SpinLockAcquire(&slot->mutex);
+	slot_clear_pending(slot);
+	SpinLockRelease(&slot->mutex);
+	LWLockRelease(pgxt_shared->lock);
+	return true;
 }
 
 /*
@@ -604,20 +798,29 @@ static void
 drain_pending(void)
 {
 	PgxtXactSample samples[PGXT_PENDING_MAX];
-	PgxtKey		key;
+	PgxtKey		keys[PGXT_PENDING_KEYS];
 	int			i;
 
 	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < pgxt_nslots; i++)
 	{
-		int			n = slot_take_pending(&pgxt_slots[i], &key, samples);
-		PgxtEntry  *entry;
+		PgxtSlot   *slot = &pgxt_slots[i];
+		int			n;
+		int			nkeys;
 
-		if (n == 0)
-			continue;
-		entry = entry_alloc(&key, samples[0].end);
-		if (entry != NULL)
-			entry_fold(entry, samples, n);
+		SpinLockAcquire(&slot->mutex);
+		n = slot->npending;
+		nkeys = slot->npending_keys;
+		if (n > 0)
+		{
+			memcpy(keys, slot->pending_keys, nkeys * sizeof(PgxtKey));
+			memcpy(samples, slot->pending, n * sizeof(PgxtXactSample));
+			slot_clear_pending(slot);
+		}
+		SpinLockRelease(&slot->mutex);
+
+		if (n > 0)
+			fold_pending_list(keys, nkeys, samples, n);
 	}
 	LWLockRelease(pgxt_shared->lock);
 }
@@ -828,12 +1031,13 @@ pgxt_store_reset(void)
 	for (i = 0; i < pgxt_nslots; i++)
 	{
 		SpinLockAcquire(&pgxt_slots[i].mutex);
-		pgxt_slots[i].npending = 0;
+		slot_clear_pending(&pgxt_slots[i]);
 		SpinLockRelease(&pgxt_slots[i].mutex);
 	}
 
 	SpinLockAcquire(&pgxt_shared->mutex);
 	pgxt_shared->dealloc = 0;
+	pgxt_shared->housekeeping_xacts = 0;
 	pgxt_shared->stats_reset = reset_time;
 	memset(&pgxt_shared->evicted, 0, sizeof(PgxtHistorySums));
 	SpinLockRelease(&pgxt_shared->mutex);
@@ -855,4 +1059,19 @@ pgxt_store_info(int64 *dealloc, TimestampTz *stats_reset)
 	*dealloc = pgxt_shared->dealloc;
 	*stats_reset = pgxt_shared->stats_reset;
 	SpinLockRelease(&pgxt_shared->mutex);
+}
+
+/*
+ * Transactions that were only housekeeping, since the last reset.  Takes
+ * pgxt_shared->mutex.
+ */
+int64
+pgxt_store_housekeeping_xacts(void)
+{
+	int64		count;
+
+	SpinLockAcquire(&pgxt_shared->mutex);
+	count = pgxt_shared->housekeeping_xacts;
+	SpinLockRelease(&pgxt_shared->mutex);
+	return count;
 }

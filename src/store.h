@@ -14,12 +14,15 @@
  *	 under the spinlock.
  * - A backend slot is written by its owning backend and by the watchdog,
  *	 always under the slot's spinlock, and read by anyone under it.
- * - A slot's pending transactions (ended, not yet in the hash) are appended
- *	 by the owning backend under the slot's spinlock alone.  They leave the
- *	 slot, under its spinlock, only while PgxtShared->lock is held: shared
- *	 by the owner (nobody else empties the list then), exclusive by anyone
- *	 else; and they go into their entry before the lock is released, so a
+ * - A slot's pending transactions (ended, not yet in the hash) and their
+ *	 keys are appended by the owning backend under the slot's spinlock
+ *	 alone.  They leave the slot, under its spinlock, only while
+ *	 PgxtShared->lock is held: shared by the owner (nobody else empties the
+ *	 list then, so the owner reads it in place), exclusive by anyone else;
+ *	 and they go into their entries before the lock is released, so a
  *	 reader that drains under the exclusive lock sees every transaction.
+ *	 The owner never waits for the lock while its list has room: it tries
+ *	 without waiting, and keeps its transactions for later if it cannot.
  * - dealloc, stats_reset and the evicted entries' pending history sums are
  *	 protected by PgxtShared->mutex.
  * - The ring of watchdog events is protected by PgxtShared->events_lock
@@ -95,21 +98,26 @@ typedef struct PgxtXactSample
 	bool		explicit_block;
 	bool		readonly;
 	bool		timed_out;
+	uint8		key_index;		/* in the slot's pending_keys */
 } PgxtXactSample;
 
 /*
  * Transactions a backend keeps in its slot before it folds them into their
- * entry under the shared lock: the lock is taken once per this many
- * transactions of one key (and when the key changes, at exit, or when a
- * reader drains the slots).
+ * entries, and the distinct keys they may have.  The backend tries to fold
+ * them (without waiting for the lock) from PGXT_PENDING_FLUSH on, and waits
+ * for the lock only when the list or its keys are full: a reader holding
+ * the lock delays no commit until then.
  */
-#define PGXT_PENDING_MAX		32
+#define PGXT_PENDING_MAX		48
+#define PGXT_PENDING_FLUSH		32
+#define PGXT_PENDING_KEYS		4
 
 /*
  * One per backend, indexed by pgxt_my_slot_index().  The owning backend
  * publishes its transaction here so that the activity view and the
- * watchdog can see it; the watchdog writes its verdict back.  The owner
- * also keeps its ended transactions here until they go into the hash.
+ * watchdog can see it; the watchdog marks a transaction it reported in log
+ * mode.  The owner also keeps its ended transactions here until they go
+ * into the hash.
  */
 typedef struct PgxtSlot
 {
@@ -123,24 +131,22 @@ typedef struct PgxtSlot
 	int64		active_us;		/* active time of finished statements */
 	int64		statements;
 	uint64		queryid;
+	uint64		names_version;	/* bumped when the names below change */
 	char		appname[NAMEDATALEN];
 	char		tag[PGXT_TAG_LEN];
 	char		rolename[NAMEDATALEN];
 	char		dbname[NAMEDATALEN];
-	/* watchdog verdict, for the message the backend sends when it dies */
-	uint8		timeout_kind;	/* PgxtTimeoutKind */
-	int			timeout_limit_ms;
-	int64		timeout_elapsed_us;
-	char		timeout_rule[PGXT_RULE_TEXT_LEN];
 	TimestampTz logged_xact_start;	/* log mode: xact already reported */
-	/* ended transactions not yet in the hash, all of pending_key */
+	/* ended transactions not yet in the hash, and their keys */
+	uint64		pending_epoch;	/* bumped whenever the list is emptied */
 	int			npending;
-	PgxtKey		pending_key;
+	int			npending_keys;
+	PgxtKey		pending_keys[PGXT_PENDING_KEYS];
 	PgxtXactSample pending[PGXT_PENDING_MAX];
 } PgxtSlot;
 
 /* What readers of a slot copy: everything before the pending list. */
-#define PGXT_SLOT_PUBLISHED_SIZE	offsetof(PgxtSlot, npending)
+#define PGXT_SLOT_PUBLISHED_SIZE	offsetof(PgxtSlot, pending_epoch)
 
 /*
  * Sums that the history keeps per time bucket; times in microseconds.
@@ -181,16 +187,21 @@ typedef struct PgxtCounters
 } PgxtCounters;
 
 /*
- * A backend's memory of the entry it last updated, so that consecutive
- * flushes of one key skip the hash lookup.  Valid while the store's
- * generation (bumped by every eviction and reset) is unchanged.
+ * A backend's memory of its slot's pending list: where its current key
+ * sits in the slot's keys (valid while the list was not emptied since,
+ * and the key did not change), and the entry it last folded into, so that
+ * consecutive flushes of one key skip the hash lookup (valid while the
+ * store's generation, bumped by every eviction and reset, is unchanged).
  */
-typedef struct PgxtEntryCache
+typedef struct PgxtOwner
 {
-	PgxtKey		key;
-	void	   *entry;
-	uint64		generation;
-} PgxtEntryCache;
+	uint64		epoch;			/* slot's pending_epoch for key_index */
+	int			key_index;		/* -1: look the key up */
+	bool		key_changed;	/* the backend's key changed since */
+	PgxtKey		cached_key;
+	void	   *cached_entry;
+	uint64		cached_generation;
+} PgxtOwner;
 
 /* Number of watchdog events kept, newest replacing oldest. */
 #define PGXT_TIMEOUT_EVENTS		256
@@ -240,11 +251,16 @@ extern bool pgxt_store_startup(void);
 extern bool pgxt_store_ready(void);
 extern int	pgxt_store_nslots(void);
 extern PgxtSlot *pgxt_store_slot(int index);
-extern void pgxt_store_flush(PgxtSlot *slot, PgxtEntryCache *cache);
+extern void pgxt_store_end_xact(PgxtSlot *slot, PgxtOwner *owner,
+								const PgxtKey *key,
+								const PgxtXactSample *sample);
+extern void pgxt_store_end_housekeeping(PgxtSlot *slot, TimestampTz end);
+extern bool pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait);
 extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
 extern bool pgxt_store_get(const PgxtKey *key, PgxtCounters *counters);
 extern void pgxt_store_reset(void);
 extern void pgxt_store_info(int64 *dealloc, TimestampTz *stats_reset);
+extern int64 pgxt_store_housekeeping_xacts(void);
 extern void pgxt_store_history_deltas(bool advance, PgxtDeltaVisitor visitor,
 									  void *arg, PgxtHistorySums *evicted);
 extern void pgxt_store_add_timeout_event(const PgxtTimeoutEvent *event);

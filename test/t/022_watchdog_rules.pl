@@ -165,8 +165,11 @@ ended_ok($s{ruled}, 'transaction', 2000, 'postgres_extension.transaction_timeout
 elapsed_ok($s{ruled}, 2000);
 survived_ok($s{offd});
 
-#### reload changes limits live ####
+#### a reload reaches a session at its next statement ####
 
+# As for the core's own timeouts, a backend takes a reload when it reads
+# its next statement: an idle gap keeps the limit it began with, and the
+# next gap has the new one.
 set_rules(
 	timeout_rules => 'app=tight idle=10s; app=loose idle=2s',
 	idle_in_transaction_timeout => undef,
@@ -179,18 +182,26 @@ $s{tight}->query_safe(q{BEGIN; SELECT 1});
 $t0 = time;
 sleep 0.4;
 set_rules(timeout_rules => 'app=tight idle=1s; app=loose idle=off');
+sleep($t0 + 1.6 - time) if time < $t0 + 1.6;
+ok(alive($s{tight}{pid}), 'tight: its gap keeps the 10 s limit it began with');
+$s{tight}->query_safe(q{SELECT 2});
+my $t1 = time;
 my $gone;
-while (time < $t0 + 1.5 + $MARGIN)
+while (time < $t1 + 1.5 + $MARGIN)
 {
-	$gone = time - $t0, last unless alive($s{tight}{pid});
+	$gone = time - $t1, last unless alive($s{tight}{pid});
 	sleep 0.01;
 }
-ok(defined $gone, 'tight: ended under the new 1 s limit')
-  and note sprintf('tight ended %.3f s after its last statement', $gone);
+ok(defined $gone, 'tight: its next gap ends under the new 1 s limit')
+  and note sprintf('tight ended %.3f s after its next statement', $gone);
 ended_ok($s{tight}, 'idle', 1000, 'rule 1 "app=tight idle=1s"');
 elapsed_ok($s{tight}, 1000);
-sleep($t0 + 3.0 - time) if time < $t0 + 3.0;
-survived_ok($s{loose});
+sleep($t0 + 2.5 + $MARGIN - time) if time < $t0 + 2.5 + $MARGIN;
+ended_ok($s{loose}, 'idle', 2000, 'rule 2 "app=loose idle=2s"');
+$s{loose2} = session('loose');
+$s{loose2}->query_safe(q{BEGIN; SELECT 1});
+sleep 2.5;
+survived_ok($s{loose2});
 
 #### bad values ####
 
@@ -242,9 +253,9 @@ elapsed_ok($old, 1000);
 
 #### log mode, then terminate: a transaction already logged ####
 
-# The README's rollout is log mode first, then terminate and reload.  A
-# session still idle in the transaction that log mode reported is then
-# ended: log mode reports a transaction once, it does not exempt it.
+# The README's rollout is log mode first, then terminate and reload.  Log
+# mode reports a transaction once, it does not exempt it: once the session
+# has taken the reload (at its next statement), its next gap is limited.
 set_rules(timeout_rules => 'app=switch idle=1s', timeout_action => 'log');
 my $sw = session('switch');
 $sw->query_safe(q{BEGIN; SELECT 1});
@@ -252,13 +263,16 @@ sleep 1.3;
 is(events_of($sw->{pid}), 'idle|1000|rule 1 "app=switch idle=1s"',
 	'log mode reports the idle transaction');
 set_rules(timeout_action => 'terminate');
+sleep 1.3;
+ok(alive($sw->{pid}), 'the gap that began in log mode is not ended by the switch');
+$sw->query_safe(q{SELECT 2});
 my $sw_gone;
-for (1 .. 150)
+for (1 .. 150 + 100 * $MARGIN)
 {
 	$sw_gone = !alive($sw->{pid}) and last;
 	sleep 0.01;
 }
-ok($sw_gone, 'after the switch to terminate, the logged idle session is ended');
+ok($sw_gone, 'after its next statement, the session is ended under terminate');
 $sw->{run}->pumpable ? $sw->quit : $sw->{run}->finish;
 
 watchdog_ok('at the end');
