@@ -104,7 +104,8 @@ typedef struct LocalXact
 	bool		explicit_block; /* started by BEGIN or a chained COMMIT */
 	bool		end_requested;	/* COMMIT, ROLLBACK or PREPARE seen */
 	bool		readonly;		/* no xid, noted when it failed */
-	bool		housekeeping;	/* only SET, RESET, DISCARD, SHOW so far */
+	bool		housekeeping;	/* autocommit, and only SET, RESET, DISCARD,
+								 * SHOW or DEALLOCATE so far (at least one) */
 	TimestampTz start;
 	TimestampTz span_start;		/* start of the running span (ACTIVE) */
 	TimestampTz last_mark;		/* end of the last span, or the start */
@@ -177,6 +178,7 @@ static PgxtSessionNames session_names;
  * error was reported (the statement may fail before any hook sees it).
  */
 static bool error_tag_valid = false;
+static int64 error_tag_statements; /* xact.statements when it was read */
 static char error_tag[PGXT_TAG_LEN];
 
 /* The callbacks between the client's messages (see the file header). */
@@ -209,7 +211,8 @@ tracking_backend(void)
  * Whether text is the statement the core runs for the client: the text of
  * the message being processed (a simple query, or the portal of an
  * Execute), or a copy of it (Bind copies its statement's text into the
- * portal it starts).
+ * portal it starts).  Queries that functions, triggers or the planner run
+ * have texts of their own.
  */
 static inline ClientText
 client_text(const char *text)
@@ -493,6 +496,7 @@ xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 	if (unlikely(explicit_lxid != InvalidLocalTransactionId))
 	{
 		xact.explicit_block = explicit_lxid == pgxt_my_lxid();
+		xact.housekeeping = !xact.explicit_block;
 		explicit_lxid = InvalidLocalTransactionId;
 	}
 
@@ -502,8 +506,9 @@ xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 		set_xact_tag(pgxt_tag);
 
 	check_application_name();
-	if (unlikely(xact.userid == InvalidOid || GetUserId() != xact.userid ||
-				 xact.userid != slot_role_userid))
+	/* a statement looks at the role itself; BEGIN has none to look */
+	if (unlikely(xact.userid == InvalidOid ||
+				 (publish && GetUserId() != xact.userid)))
 		note_session_names();
 
 	xact.state = state;
@@ -572,7 +577,37 @@ key_refresh(void)
 	xact_key.userid = xact.userid;
 	strlcpy(xact_key.appname, xact.appname, NAMEDATALEN);
 	strlcpy(xact_key.tag, xact.tag, PGXT_TAG_LEN);
-	owner.key_changed = true;
+	owner.key_index = -1;
+}
+
+/*
+ * The end of xact_finish_inline when its transaction did not go into the
+ * slot's list: a housekeeping transaction is counted apart; otherwise the
+ * list was full, and is folded (waiting for the lock) to make room.
+ */
+static pg_noinline void
+xact_finished_elsewhere(bool housekeeping, bool committed, TimestampTz end,
+						int64 hold_us, int64 active_us, bool readonly,
+						bool timed_out)
+{
+	PgxtXactSample sample;
+
+	if (housekeeping)
+	{
+		pgxt_store_count_housekeeping();
+		return;
+	}
+	memset(&sample, 0, sizeof(sample));
+	sample.end = end;
+	sample.hold_us = hold_us;
+	sample.active_us = active_us;
+	sample.max_idle_us = Min(xact.max_idle_us, hold_us - active_us);
+	sample.statements = xact.statements;
+	sample.committed = committed;
+	sample.explicit_block = xact.explicit_block;
+	sample.readonly = readonly;
+	sample.timed_out = timed_out;
+	pgxt_store_append_waiting(my_slot, &owner, &xact_key, &sample);
 }
 
 /*
@@ -582,16 +617,21 @@ key_refresh(void)
  * gap.
  *
  * One slot spinlock section marks the slot out of transaction and appends
- * the transaction to the slot's pending list (store.c), unless it was only
+ * the transaction to the slot's pending list (store.h), unless it was only
  * a pooler's or a driver's housekeeping (an autocommit transaction of SET,
- * RESET, DISCARD, SHOW or DEALLOCATE), which is only counted.
+ * RESET, DISCARD, SHOW or DEALLOCATE), which is only counted.  A long
+ * enough list is then folded into the statistics if the lock is free.
  */
 static pg_attribute_always_inline void
 xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 {
-	PgxtXactSample sample;
+	PgxtXactSample *sample;
 	int64		hold_us;
 	int64		active_us;
+	bool		readonly;
+	bool		timed_out = false;
+	bool		housekeeping;
+	bool		flush_due = false;
 
 	if (xact.state == PGXT_STATE_ACTIVE)
 	{
@@ -607,6 +647,8 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 	}
 	hold_us = Max(end - xact.start, 0);
 	active_us = Min(xact.active_us, hold_us);
+	readonly = xact.top_aborted ? xact.readonly :
+		!TransactionIdIsValid(GetTopTransactionIdIfAny());
 
 	/* the key is as of the last statement: a failed block's is kept */
 	if (!xact.top_aborted)
@@ -618,31 +660,47 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 		appname_seen = NULL;	/* not compared since: look next time */
 	if (unlikely(key_dirty))
 		key_refresh();
-
-	sample.end = end;
-	sample.hold_us = hold_us;
-	sample.active_us = active_us;
-	sample.max_idle_us = Min(xact.max_idle_us, hold_us - active_us);
-	sample.statements = xact.statements;
-	sample.committed = committed;
-	sample.explicit_block = xact.explicit_block;
-	sample.readonly = xact.top_aborted ? xact.readonly :
-		!TransactionIdIsValid(GetTopTransactionIdIfAny());
-	sample.timed_out = false;
 	if (unlikely(pgxt_enforce_attention))
 	{
-		sample.timed_out = pgxt_enforce_verdict() != PGXT_TIMEOUT_NONE;
+		timed_out = pgxt_enforce_verdict() != PGXT_TIMEOUT_NONE;
 		pgxt_enforce_xact_end();
 	}
+	housekeeping = xact.housekeeping;
+
+	SpinLockAcquire(&my_slot->mutex);
+	/* the watchdog reported it, in log mode */
+	if (unlikely(my_slot->logged_xact_start != 0))
+		timed_out |= my_slot->logged_xact_start == xact.start;
+	sample = likely(!housekeeping) ?
+		pgxt_slot_next_sample(my_slot, &owner, &xact_key) : NULL;
+	if (likely(sample != NULL))
+	{
+		sample->end = end;
+		sample->hold_us = hold_us;
+		sample->active_us = active_us;
+		sample->max_idle_us = Min(xact.max_idle_us, hold_us - active_us);
+		sample->statements = xact.statements;
+		sample->committed = committed;
+		sample->explicit_block = xact.explicit_block;
+		sample->readonly = readonly;
+		sample->timed_out = timed_out;
+		flush_due = pgxt_slot_flush_due(my_slot);
+	}
+	my_slot->state = PGXT_STATE_NONE;
+	my_slot->state_since = end;
+	my_slot->xact_start = 0;
+	my_slot->queryid = 0;
+	my_slot->logged_xact_start = 0;
+	SpinLockRelease(&my_slot->mutex);
 
 	xact.state = PGXT_STATE_NONE;
 	xact.top_aborted = false;
 	error_tag_valid = false;
-	if (unlikely(xact.housekeeping && !xact.explicit_block &&
-				 xact.statements > 0))
-		pgxt_store_end_housekeeping(my_slot, end);
-	else
-		pgxt_store_end_xact(my_slot, &owner, &xact_key, &sample);
+	if (unlikely(sample == NULL))
+		xact_finished_elsewhere(housekeeping, committed, end, hold_us,
+								active_us, readonly, timed_out);
+	else if (unlikely(flush_due))
+		(void) pgxt_store_flush(my_slot, &owner, false);
 }
 
 /*
@@ -702,9 +760,10 @@ housekeeping_statement(const PlannedStmt *stmt)
  * the idle gap at the statement's arrival, take its tag.  stmt and its
  * text: the statement, which counts toward "statements"; NULL for a
  * portal's later executor calls and for transaction control, which do not.
+ * utility: it comes from ProcessUtility (it may be housekeeping).
  */
 static pg_attribute_always_inline void
-statement_begin(const PlannedStmt *stmt, const char *text)
+statement_begin(const PlannedStmt *stmt, const char *text, bool utility)
 {
 	ensure_error_callback();
 	if (xact.state == PGXT_STATE_NONE)
@@ -712,6 +771,8 @@ statement_begin(const PlannedStmt *stmt, const char *text)
 		xact_open(GetCurrentTransactionStartTimestamp(), PGXT_STATE_ACTIVE, false);
 		if (unlikely(xact.state == PGXT_STATE_NONE))
 			return;
+		if (unlikely(stmt == NULL))
+			xact.housekeeping = false;	/* a portal's run, not a SET */
 	}
 	else if (xact.state != PGXT_STATE_ACTIVE)
 	{
@@ -728,14 +789,14 @@ statement_begin(const PlannedStmt *stmt, const char *text)
 	else if (stmt == NULL)
 		return;					/* a span of it runs already */
 
-	error_tag_valid = false;
-	savepoint_rollback = false;
 	note_tag_setting();
 	if (stmt != NULL)
 	{
 		xact.statements++;
 		xact.queryid = stmt->queryId;
-		if (unlikely(xact.housekeeping) && !housekeeping_statement(stmt))
+		if (!utility)
+			xact.housekeeping = false;
+		else if (xact.housekeeping && !housekeeping_statement(stmt))
 			xact.housekeeping = false;
 		if (pgxt_tag_comment_key[0] != '\0' &&
 			pgxt_comment_possible(text, stmt->stmt_location, stmt->stmt_len))
@@ -755,7 +816,7 @@ statement_begin(const PlannedStmt *stmt, const char *text)
 static pg_noinline void
 statement_resume_span(void)
 {
-	statement_begin(NULL, NULL);
+	statement_begin(NULL, NULL, false);
 }
 
 /*
@@ -823,7 +884,8 @@ note_error_tag(void)
 	if (unlikely(error_tag_valid))
 	{
 		error_tag_valid = false;
-		set_xact_tag(error_tag);
+		if (error_tag_statements == xact.statements)
+			set_xact_tag(error_tag);
 	}
 }
 
@@ -841,10 +903,9 @@ pgxt_post_parse_analyze(PGXT_POST_PARSE_ANALYZE_PARAMS)
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(PGXT_POST_PARSE_ANALYZE_ARGS);
 
-	if (nesting_level == 0 && xact.state == PGXT_STATE_IDLE &&
-		backend_tracking == BACKEND_TRACKED && xact.explicit_block &&
-		pstate->p_paramref_hook != NULL &&
-		pstate->p_sourcetext == debug_query_string)
+	if (pstate->p_paramref_hook != NULL && xact.state == PGXT_STATE_IDLE &&
+		nesting_level == 0 && backend_tracking == BACKEND_TRACKED &&
+		xact.explicit_block && pstate->p_sourcetext == debug_query_string)
 	{
 		xact_move(PGXT_STATE_ACTIVE, GetCurrentStatementStartTimestamp(), true);
 		request_loop_top();
@@ -879,11 +940,10 @@ pgxt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		return;
 	}
 
-	client = ActivePortal != NULL ? client_text(queryDesc->sourceText) :
-		NOT_CLIENT_TEXT;
+	client = client_text(queryDesc->sourceText);
 	if (client != NOT_CLIENT_TEXT)
 	{
-		statement_begin(queryDesc->plannedstmt, queryDesc->sourceText);
+		statement_begin(queryDesc->plannedstmt, queryDesc->sourceText, false);
 		/* started at Bind, run by a later Execute: a gap may come between */
 		if (client == CLIENT_TEXT_COPY && xact.explicit_block)
 			request_loop_top();
@@ -938,8 +998,7 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 		return;
 	}
 
-	client = ActivePortal != NULL &&
-		queryDesc->sourceText == debug_query_string;
+	client = queryDesc->sourceText == debug_query_string;
 	if (client)
 		statement_resume();
 	nesting_level = 1;
@@ -981,8 +1040,7 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 		return;
 	}
 
-	client = ActivePortal != NULL &&
-		queryDesc->sourceText == debug_query_string;
+	client = queryDesc->sourceText == debug_query_string;
 	if (client)
 		statement_resume();
 
@@ -1050,7 +1108,10 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 			if (xact.state == PGXT_STATE_NONE)
 				xact_open(GetCurrentTransactionStartTimestamp(), PGXT_STATE_IDLE, true);
 			if (xact.state != PGXT_STATE_NONE)
+			{
 				xact.explicit_block = true;
+				xact.housekeeping = false;
+			}
 			else
 				explicit_lxid = pgxt_my_lxid();	/* for when tracking comes on */
 			break;
@@ -1096,10 +1157,10 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 		case TRANS_STMT_ROLLBACK_TO:
 			if (xact.state != PGXT_STATE_NONE && !xact.top_aborted)
 			{
-				statement_begin(NULL, NULL);
+				statement_begin(NULL, NULL, true);
+				run_timed_utility(PGXT_PROCESSUTILITY_ARGS);
 				/* the savepoint's abort that follows is not an error */
 				savepoint_rollback = stmt->kind == TRANS_STMT_ROLLBACK_TO;
-				run_timed_utility(PGXT_PROCESSUTILITY_ARGS);
 			}
 			else
 				run_utility(PGXT_PROCESSUTILITY_ARGS);
@@ -1140,7 +1201,7 @@ pgxt_ProcessUtility(PGXT_PROCESSUTILITY_PARAMS)
 		return;
 	}
 
-	statement_begin(pstmt, queryString);
+	statement_begin(pstmt, queryString, true);
 	run_timed_utility(PGXT_PROCESSUTILITY_ARGS);
 }
 
@@ -1154,6 +1215,7 @@ reopen_if_inside_statement(bool was_active, TimestampTz now)
 	if (likely(!was_active || nesting_level == 0))
 		return;
 	xact_open(now, PGXT_STATE_ACTIVE, true);
+	xact.housekeeping = false;
 }
 
 /*
@@ -1358,9 +1420,13 @@ error_reported(void *arg)
 	if (nesting_level == 0 && debug_query_string != NULL &&
 		pgxt_tag_comment_key[0] != '\0' &&
 		pgxt_comment_possible(debug_query_string, -1, 0))
+	{
 		error_tag_valid = pgxt_comment_tag(debug_query_string, -1, 0,
 										   pgxt_tag_comment_key,
 										   error_tag, sizeof(error_tag));
+		error_tag_statements =
+			xact.state == PGXT_STATE_NONE ? 0 : xact.statements;
+	}
 	if (unlikely(pgxt_enforce_attention))
 		(void) pgxt_enforce_error_report();
 	request_loop_top();

@@ -6,7 +6,7 @@
  *		hold-time histograms.
  *
  * The hot path appends each ended transaction, with its key, to its
- * backend's slot, under the slot's spinlock only (pgxt_store_end_xact).
+ * backend's slot, under the slot's spinlock only (pgxt_slot_next_sample).
  * From PGXT_PENDING_FLUSH pending transactions on (or when the slot's keys
  * are full) the backend tries to fold them into their entries: it finds
  * each key's entry under the shared lock (or reuses its cached entry while
@@ -454,13 +454,19 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n,
 					 "bucket numbers fit in uint16");
 	for (i = 0; i < n; i++)
 	{
+		if (samples[i].key_index == key_index)
+		{
+			shift = samples[i].hold_us;
+			break;
+		}
+	}
+	for (; i < n; i++)
+	{
 		const PgxtXactSample *s = &samples[i];
 		double		shifted;
 
 		if (s->key_index != key_index)
 			continue;
-		if (nkey == 0)
-			shift = s->hold_us;
 		shifted = (double) (s->hold_us - shift);
 
 		commits += s->committed;
@@ -559,116 +565,80 @@ fold_pending_list(const PgxtKey *keys, int nkeys,
 }
 
 /*
- * Empty slot's pending list.  Caller holds the slot's spinlock.
+ * Empty slot's pending list; its keys stay (their indexes are the
+ * owner's).  Caller holds the slot's spinlock.
  */
 static inline void
 slot_clear_pending(PgxtSlot *slot)
 {
 	slot->npending = 0;
-	slot->npending_keys = 0;
-	slot->pending_epoch++;
 }
 
 /*
- * The index of key among slot's pending keys, added if absent; -1 when
- * the keys are full.  Caller holds the slot's spinlock.
+ * The index of key among slot's pending keys, added if absent, remembered
+ * by owner.  When the keys are full, they are cleared first if no pending
+ * transaction refers to them; otherwise -1.  Caller, the slot's owner,
+ * holds the slot's spinlock.
  */
-static int
-slot_key_index(PgxtSlot *slot, const PgxtKey *key)
+int
+pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
 {
 	int			k;
 
 	for (k = 0; k < slot->npending_keys; k++)
 	{
 		if (memcmp(&slot->pending_keys[k], key, sizeof(PgxtKey)) == 0)
-			return k;
+			break;
 	}
-	if (slot->npending_keys == PGXT_PENDING_KEYS)
-		return -1;
-	slot->pending_keys[k] = *key;
-	slot->npending_keys++;
+	if (k == slot->npending_keys)
+	{
+		if (k == PGXT_PENDING_KEYS)
+		{
+			if (slot->npending > 0)
+				return -1;
+			slot->npending_keys = 0;
+			k = 0;
+		}
+		slot->pending_keys[k] = *key;
+		slot->npending_keys++;
+	}
+	owner->key_index = k;
 	return k;
 }
 
 /*
- * The end of the owner's tracked transaction: mark its slot out of
- * transaction and append sample under key to the slot's pending list, in
- * one section under the slot's spinlock; then fold the list into the hash
- * if it is long enough and the lock is free (or, when the list or its keys
- * are full, waiting for the lock).  Never raises an error: it runs inside
- * commit and abort callbacks.
+ * Append sample, of key, to the owner's slot when the hot path found no
+ * room (the list, or its keys, full): fold the list first, waiting for the
+ * lock only if it is taken.  Takes pgxt_shared->lock, then the slot's
+ * spinlock.  Never raises an error.
  */
 void
-pgxt_store_end_xact(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
-					const PgxtXactSample *sample)
+pgxt_store_append_waiting(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
+						  const PgxtXactSample *sample)
 {
-	int			key_index;
-	int			npending;
-	bool		appended = false;
+	PgxtXactSample *dest;
 
-	for (;;)
-	{
-		SpinLockAcquire(&slot->mutex);
-		slot->state = PGXT_STATE_NONE;
-		slot->state_since = sample->end;
-		slot->queryid = 0;
-		if (likely(!owner->key_changed && owner->key_index >= 0 &&
-				   owner->epoch == slot->pending_epoch))
-			key_index = owner->key_index;
-		else
-		{
-			key_index = slot_key_index(slot, key);
-			owner->key_index = key_index;
-			owner->epoch = slot->pending_epoch;
-			owner->key_changed = false;
-		}
-		if (likely(key_index >= 0 && slot->npending < PGXT_PENDING_MAX))
-		{
-			PgxtXactSample *dest = &slot->pending[slot->npending++];
-
-			*dest = *sample;
-			dest->key_index = (uint8) key_index;
-			/* the watchdog reported it in log mode */
-			if (unlikely(slot->logged_xact_start != 0))
-			{
-				dest->timed_out |= slot->logged_xact_start == slot->xact_start;
-				slot->logged_xact_start = 0;
-			}
-			appended = true;
-		}
-		npending = slot->npending;
-		if (likely(appended))
-			slot->xact_start = 0;
-		SpinLockRelease(&slot->mutex);
-
-		if (likely(appended))
-			break;
-		/* no room: wait for the lock this once, then append */
+	if (!pgxt_store_flush(slot, owner, false))
 		(void) pgxt_store_flush(slot, owner, true);
-		owner->key_index = -1;
-	}
+	SpinLockAcquire(&slot->mutex);
+	dest = pgxt_slot_next_sample(slot, owner, key);
+	if (dest != NULL)
+	{
+		uint8		key_index = dest->key_index;
 
-	if (unlikely(npending >= PGXT_PENDING_FLUSH ||
-				 slot->npending_keys == PGXT_PENDING_KEYS))
-		(void) pgxt_store_flush(slot, owner, false);
+		*dest = *sample;
+		dest->key_index = key_index;
+	}
+	SpinLockRelease(&slot->mutex);
 }
 
 /*
- * The end of a transaction of the owner that was only housekeeping: mark
- * the slot out of transaction and count it.  Takes the slot's spinlock,
- * then pgxt_shared->mutex.
+ * Count a transaction of a backend that was only housekeeping.  Takes
+ * pgxt_shared->mutex.
  */
 void
-pgxt_store_end_housekeeping(PgxtSlot *slot, TimestampTz end)
+pgxt_store_count_housekeeping(void)
 {
-	SpinLockAcquire(&slot->mutex);
-	slot->state = PGXT_STATE_NONE;
-	slot->state_since = end;
-	slot->xact_start = 0;
-	slot->queryid = 0;
-	slot->logged_xact_start = 0;
-	SpinLockRelease(&slot->mutex);
-
 	SpinLockAcquire(&pgxt_shared->mutex);
 	pgxt_shared->housekeeping_xacts++;
 	SpinLockRelease(&pgxt_shared->mutex);

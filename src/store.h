@@ -110,7 +110,7 @@ typedef struct PgxtXactSample
  */
 #define PGXT_PENDING_MAX		48
 #define PGXT_PENDING_FLUSH		32
-#define PGXT_PENDING_KEYS		4
+#define PGXT_PENDING_KEYS		8
 
 /*
  * One per backend, indexed by pgxt_my_slot_index().  The owning backend
@@ -137,8 +137,11 @@ typedef struct PgxtSlot
 	char		rolename[NAMEDATALEN];
 	char		dbname[NAMEDATALEN];
 	TimestampTz logged_xact_start;	/* log mode: xact already reported */
-	/* ended transactions not yet in the hash, and their keys */
-	uint64		pending_epoch;	/* bumped whenever the list is emptied */
+	/*
+	 * Ended transactions not yet in the hash, and the keys they refer to;
+	 * the keys are kept when the list is emptied, and cleared only by the
+	 * owner.
+	 */
 	int			npending;
 	int			npending_keys;
 	PgxtKey		pending_keys[PGXT_PENDING_KEYS];
@@ -146,7 +149,7 @@ typedef struct PgxtSlot
 } PgxtSlot;
 
 /* What readers of a slot copy: everything before the pending list. */
-#define PGXT_SLOT_PUBLISHED_SIZE	offsetof(PgxtSlot, pending_epoch)
+#define PGXT_SLOT_PUBLISHED_SIZE	offsetof(PgxtSlot, npending)
 
 /*
  * Sums that the history keeps per time bucket; times in microseconds.
@@ -188,16 +191,14 @@ typedef struct PgxtCounters
 
 /*
  * A backend's memory of its slot's pending list: where its current key
- * sits in the slot's keys (valid while the list was not emptied since,
- * and the key did not change), and the entry it last folded into, so that
- * consecutive flushes of one key skip the hash lookup (valid while the
- * store's generation, bumped by every eviction and reset, is unchanged).
+ * sits in the slot's keys (valid until the key changes or the owner clears
+ * the keys), and the entry it last folded into, so that consecutive
+ * flushes of one key skip the hash lookup (valid while the store's
+ * generation, bumped by every eviction and reset, is unchanged).
  */
 typedef struct PgxtOwner
 {
-	uint64		epoch;			/* slot's pending_epoch for key_index */
-	int			key_index;		/* -1: look the key up */
-	bool		key_changed;	/* the backend's key changed since */
+	int			key_index;		/* -1: look the key up (it changed) */
 	PgxtKey		cached_key;
 	void	   *cached_entry;
 	uint64		cached_generation;
@@ -251,10 +252,12 @@ extern bool pgxt_store_startup(void);
 extern bool pgxt_store_ready(void);
 extern int	pgxt_store_nslots(void);
 extern PgxtSlot *pgxt_store_slot(int index);
-extern void pgxt_store_end_xact(PgxtSlot *slot, PgxtOwner *owner,
-								const PgxtKey *key,
-								const PgxtXactSample *sample);
-extern void pgxt_store_end_housekeeping(PgxtSlot *slot, TimestampTz end);
+extern int	pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner,
+								const PgxtKey *key);
+extern void pgxt_store_append_waiting(PgxtSlot *slot, PgxtOwner *owner,
+									  const PgxtKey *key,
+									  const PgxtXactSample *sample);
+extern void pgxt_store_count_housekeeping(void);
 extern bool pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait);
 extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
 extern bool pgxt_store_get(const PgxtKey *key, PgxtCounters *counters);
@@ -274,6 +277,41 @@ extern void pgxt_store_restore_info(int64 dealloc, TimestampTz stats_reset,
 extern double pgxt_counters_stddev_hold(const PgxtCounters *counters);
 extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);
 extern double pgxt_hist_percentile(const PgxtCounters *counters, double fraction);
+
+/*
+ * Where the owner of slot appends its ended transaction, of key: the next
+ * free sample of the slot's pending list, its key_index set, or NULL when
+ * the list or its keys are full (then pgxt_store_append_waiting).  Caller
+ * holds slot->mutex and fills the sample before releasing it.
+ */
+static inline PgxtXactSample *
+pgxt_slot_next_sample(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
+{
+	int			key_index = owner->key_index;
+	PgxtXactSample *sample;
+
+	if (unlikely(key_index < 0))
+	{
+		key_index = pgxt_slot_key_index(slot, owner, key);
+		if (key_index < 0)
+			return NULL;
+	}
+	if (unlikely(slot->npending >= PGXT_PENDING_MAX))
+		return NULL;
+	sample = &slot->pending[slot->npending++];
+	sample->key_index = (uint8) key_index;
+	return sample;
+}
+
+/*
+ * Whether the owner should try to fold its slot's pending list now.
+ * Caller holds slot->mutex.
+ */
+static inline bool
+pgxt_slot_flush_due(const PgxtSlot *slot)
+{
+	return slot->npending >= PGXT_PENDING_FLUSH;
+}
 
 PGXT_END_INTERNAL
 
