@@ -290,8 +290,6 @@ persist_load(void)
 	const char *problem = NULL;
 	char		problem_buf[128];
 	pg_crc32c	stored;
-	int64		dropped;
-	int32		i;
 
 	memset(&reader, 0, sizeof(reader));
 	reader.file = AllocateFile(STAT_FILE, PG_BINARY_R);
@@ -318,6 +316,8 @@ persist_load(void)
 						   problem_buf, sizeof(problem_buf));
 	if (problem == NULL)
 	{
+		int32		i;
+
 		counters = palloc(sizeof(PgxtCounters));
 		pgxt_store_load_begin(header.nentries);
 		loading = true;
@@ -373,6 +373,8 @@ persist_load(void)
 	}
 	else
 	{
+		int64		dropped;
+
 		pgxt_store_restore_info(header.dealloc, header.stats_reset,
 								&header.evicted);
 		dropped = pgxt_store_load_end(true);

@@ -883,7 +883,6 @@ int64
 pgxt_store_load_end(bool keep)
 {
 	int64		dropped = load_state.dropped;
-	int			i;
 
 	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
 	if (keep)
@@ -895,6 +894,8 @@ pgxt_store_load_end(bool keep)
 	}
 	else
 	{
+		int			i;
+
 		for (i = 0; i < load_state.nheap; i++)
 			hash_search(pgxt_hash, &load_state.heap[i]->key, HASH_REMOVE, NULL);
 		dropped = 0;
