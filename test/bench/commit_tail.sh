@@ -13,8 +13,8 @@
 #            same rows and columns sent to the same kind of client), after
 #            a PL/pgSQL loop of N iterations that burns server CPU (once
 #            per query, in an InitPlan); N is calibrated at startup so
-#            that both queries take the same execution time on the server
-#            (medians of EXPLAIN ANALYZE); the client's share is the same
+#            that both queries cost the server's backend the same CPU time
+#            (utime + stime over 60 runs); the client's share is the same
 #            rows: they cost the same CPU
 # Both readers' transactions are tracked by the extension alike; only the
 # view reader takes the statistics lock to read.
@@ -121,32 +121,42 @@ nkeys=$(psql_ -c "SELECT count(*) FROM pg_stat_transactions")
 echo "SELECT * FROM pg_stat_transactions;" > "$work/reader_view.sql"
 chmod a+r "$work/reader_view.sql"
 
-# --- calibration: the control burns what the view costs the server more
-# exec_ms QUERY: the median over 9 runs of its execution time on the server
-exec_ms() {
-	for _ in 1 2 3 4 5 6 7 8 9; do
-		psql_ -c "EXPLAIN (ANALYZE, TIMING OFF) $1" | sed -n 's/.*Execution Time: \([0-9.]*\) ms.*/\1/p'
-	done | median
+# --- calibration: the control burns what the view costs the server more.
+# Costs are CPU time of the backend (utime + stime of /proc/self/stat, read
+# by the backend itself), which other processes' load does not inflate as
+# it does wall-clock time.
+tck=$(getconf CLK_TCK)
+# cpu_ms QUERY N: the backend's CPU time (ms) per run of QUERY, over N
+# runs in one session, every row sent to the client (psql, into /dev/null)
+cpu_ms() {
+	local cpu="(SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint FROM pg_read_file('/proc/self/stat') s)"
+	{
+		echo "\\o /dev/null"
+		echo "SELECT $cpu AS cpu0 \\gset"
+		for ((i = 0; i < $2; i++)); do echo "$1;"; done
+		echo "\\o"
+		echo "SELECT round(($cpu - :cpu0) * 1000.0 / $tck / $2, 3);"
+	} > "$work/cpu.sql"
+	chmod a+r "$work/cpu.sql"
+	psql_ -f "$work/cpu.sql"
 }
 probe=1000000
-ms_view=$(exec_ms "SELECT * FROM pg_stat_transactions")
-ms_copy=$(exec_ms "SELECT * FROM view_copy")
-ms_probe=$(exec_ms "SELECT burn($probe)")
+ms_view=$(cpu_ms "SELECT * FROM pg_stat_transactions" 60)
+ms_copy=$(cpu_ms "SELECT * FROM view_copy" 60)
+ms_probe=$(cpu_ms "SELECT burn($probe)" 6)
 burn=$(awk -v v="$ms_view" -v c="$ms_copy" -v b="$ms_probe" -v p="$probe" 'BEGIN {
 	n = (b > 0) ? p * (v - c) / b : 0
 	printf "%d", (n > 0) ? n : 0 }')
-# two corrections, from the control's own measured time
-for _ in 1 2; do
-	ms_control=$(exec_ms "SELECT * FROM view_copy WHERE (SELECT burn($burn)) >= 0")
-	burn=$(awk -v v="$ms_view" -v c="$ms_copy" -v m="$ms_control" -v n="$burn" 'BEGIN {
-		printf "%d", (m > c && v > c) ? n * (v - c) / (m - c) : n }')
-done
+# one correction, from the control's own cost
+ms_control=$(cpu_ms "SELECT * FROM view_copy WHERE (SELECT burn($burn)) >= 0" 60)
+burn=$(awk -v v="$ms_view" -v c="$ms_copy" -v m="$ms_control" -v n="$burn" 'BEGIN {
+	printf "%d", (m > c && v > c) ? n * (v - c) / (m - c) : n }')
 control_script "$burn"
-ms_control=$(exec_ms "SELECT * FROM view_copy WHERE (SELECT burn($burn)) >= 0")
+ms_control=$(cpu_ms "SELECT * FROM view_copy WHERE (SELECT burn($burn)) >= 0" 60)
 qps_view=$(reader_run view 5)
 qps_control=$(reader_run control 5)
 echo "# commit_tail: $rounds rounds x 2 configurations, pgbench -N -c $clients -j 2 -T $secs -l, scale $scale, $(nproc) CPUs, $("$bindir/postgres" --version)"
-echo "# $nkeys rows in pg_stat_transactions; server time per query: view $ms_view ms, copy $ms_copy ms, control (burn $burn) $ms_control ms"
+echo "# $nkeys rows in pg_stat_transactions; server CPU per query: view $ms_view ms, copy $ms_copy ms, control (burn $burn) $ms_control ms"
 echo "# readers alone: view $qps_view queries/s, control $qps_control queries/s"
 echo "# server options: synchronous_commit=off shared_buffers=256MB $server_opts"
 
