@@ -14,7 +14,7 @@
 #            a PL/pgSQL loop of N iterations that burns server CPU (once
 #            per query, in an InitPlan); N is calibrated at startup so
 #            that both queries cost the server's backend the same CPU time
-#            (utime + stime over 60 runs); the client's share is the same
+#            (utime + stime over 150 runs); the client's share is the same
 #            rows: they cost the same CPU
 # Both readers' transactions are tracked by the extension alike; only the
 # view reader takes the statistics lock to read.
@@ -22,9 +22,10 @@
 # reader, lets it run 1 s, then runs pgbench -N -c CLIENTS -j 2 -T SECONDS
 # -l (simple-update, per-transaction latency logs); the reader runs on for
 # 1 s after it.  Reported per configuration and round, from the logs: the
-# number of transactions, p50, p99, p99.9 and max latency (ms), and the
-# reader's queries per second; then per round and over all rounds pooled,
-# the ratios view / control.  Target: p99.9 and max within 20% of the
+# number of transactions, p50, p99, p99.9 and max latency (ms), the
+# reader's queries per second and its backend's CPU use (% of one CPU)
+# during the measurement; then per round and over all rounds pooled, the
+# ratios view / control.  Target: p99.9 and max within 20% of the
 # control (ratio at most 1.2).
 #
 # Usage: test/bench/commit_tail.sh [-r ROUNDS] [-T SECONDS] [-c CLIENTS]
@@ -141,18 +142,20 @@ cpu_ms() {
 	psql_ -f "$work/cpu.sql"
 }
 probe=1000000
-ms_view=$(cpu_ms "SELECT * FROM pg_stat_transactions" 60)
-ms_copy=$(cpu_ms "SELECT * FROM view_copy" 60)
-ms_probe=$(cpu_ms "SELECT burn($probe)" 6)
+ms_view=$(cpu_ms "SELECT * FROM pg_stat_transactions" 150)
+ms_copy=$(cpu_ms "SELECT * FROM view_copy" 150)
+ms_probe=$(cpu_ms "SELECT burn($probe)" 10)
 burn=$(awk -v v="$ms_view" -v c="$ms_copy" -v b="$ms_probe" -v p="$probe" 'BEGIN {
 	n = (b > 0) ? p * (v - c) / b : 0
 	printf "%d", (n > 0) ? n : 0 }')
-# one correction, from the control's own cost
-ms_control=$(cpu_ms "SELECT * FROM view_copy WHERE (SELECT burn($burn)) >= 0" 60)
-burn=$(awk -v v="$ms_view" -v c="$ms_copy" -v m="$ms_control" -v n="$burn" 'BEGIN {
-	printf "%d", (m > c && v > c) ? n * (v - c) / (m - c) : n }')
+# two corrections, from the control's own cost
+for _ in 1 2; do
+	ms_control=$(cpu_ms "SELECT * FROM view_copy WHERE (SELECT burn($burn)) >= 0" 150)
+	burn=$(awk -v v="$ms_view" -v c="$ms_copy" -v m="$ms_control" -v n="$burn" 'BEGIN {
+		printf "%d", (m > c && v > c) ? n * (v - c) / (m - c) : n }')
+done
 control_script "$burn"
-ms_control=$(cpu_ms "SELECT * FROM view_copy WHERE (SELECT burn($burn)) >= 0" 60)
+ms_control=$(cpu_ms "SELECT * FROM view_copy WHERE (SELECT burn($burn)) >= 0" 150)
 qps_view=$(reader_run view 5)
 qps_control=$(reader_run control 5)
 echo "# commit_tail: $rounds rounds x 2 configurations, pgbench -N -c $clients -j 2 -T $secs -l, scale $scale, $(nproc) CPUs, $("$bindir/postgres" --version)"
@@ -171,7 +174,9 @@ percentiles() {
 }
 configs=(view control)
 : > "$work/results.txt"
-printf '%-5s %-8s %8s %8s %8s %9s %9s %10s\n' round config xacts p50_ms p99_ms p99.9_ms max_ms reader_qps
+# backend_ticks PID: CPU time (clock ticks) of a process so far
+backend_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+printf '%-5s %-8s %8s %8s %8s %9s %9s %10s %10s\n' round config xacts p50_ms p99_ms p99.9_ms max_ms reader_qps reader_cpu%
 for ((r = 1; r <= rounds; r++)); do
 	for ((k = 0; k < 2; k++)); do
 		c=${configs[$(((r + k + 1) % 2))]}
@@ -181,14 +186,19 @@ for ((r = 1; r <= rounds; r++)); do
 		reader_run "$c" $((secs + 2)) > "$work/reader_qps" &
 		reader_pid=$!
 		sleep 1
+		backend=$(psql_ -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'reader_$c'")
+		cpu0=$(backend_ticks "$backend")
+		t0=$(date +%s%N)
 		PGAPPNAME=bench pgbench_ -n -N -c "$clients" -j 2 -T "$secs" -l \
 			--log-prefix="$logdir/tx" > "$logdir/pgbench.out" 2>&1 ||
 			{ echo "commit_tail.sh: pgbench failed under $c" >&2; cat "$logdir/pgbench.out" >&2; exit 1; }
+		cpu=$(awk -v c0="$cpu0" -v c1="$(backend_ticks "$backend")" -v t0="$t0" -v t1="$(date +%s%N)" -v tck="$tck" \
+			'BEGIN { printf "%.1f", 100 * (c1 - c0) / tck / ((t1 - t0) / 1e9) }')
 		wait "$reader_pid"
 		read -r n p50 p99 p999 max <<< "$(percentiles "$logdir")"
 		qps=$(cat "$work/reader_qps")
-		echo "$r $c $n $p50 $p99 $p999 $max $qps" >> "$work/results.txt"
-		printf '%-5s %-8s %8s %8s %8s %9s %9s %10s\n' "$r" "$c" "$n" "$p50" "$p99" "$p999" "$max" "$qps"
+		echo "$r $c $n $p50 $p99 $p999 $max $qps $cpu" >> "$work/results.txt"
+		printf '%-5s %-8s %8s %8s %8s %9s %9s %10s %10s\n' "$r" "$c" "$n" "$p50" "$p99" "$p999" "$max" "$qps" "$cpu"
 	done
 done
 
