@@ -333,17 +333,20 @@ persist_load(void)
 			pgxt_store_load_entry(&key, counters);
 		}
 
-		/* the ring comes back only if its configuration did not change */
+		/*
+		 * The ring comes back only if its configuration did not change (and
+		 * its copy fits in memory); else it only goes through the CRC.
+		 */
 		if (header.history_size > 0)
 		{
 			(void) pgxt_history_raw(&history_size);
-			history_matches = header.history_size == history_size;
+			if (header.history_size == history_size)
+				history_buf = MemoryContextAllocExtended(CurrentMemoryContext,
+														 history_size,
+														 MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+			history_matches = history_buf != NULL;
 			if (history_matches)
-			{
-				history_buf = MemoryContextAllocHuge(CurrentMemoryContext,
-													 history_size);
 				(void) read_chunk(&reader, history_buf, history_size);
-			}
 			else
 			{
 				uint64		left = header.history_size;
