@@ -16,11 +16,31 @@ SELECT application_name, xacts FROM pg_stat_transactions
  WHERE userid = 'pgxt_reader'::regrole AND application_name = 't_own';
 SELECT count(*) AS histogram_of_others FROM pg_stat_transactions_histogram(10, 0, 'x', 'y');
 RESET ROLE;
+-- the activity view shows another role's session as pg_stat_activity
+-- does: pid, database and role, but not its names, state, start, times,
+-- statements or queryid.  A function running as pgxt_reader reads this
+-- session, whose transaction belongs to the superuser.
+CREATE FUNCTION activity_seen_by_reader(OUT visible_ids boolean, OUT app text, OUT tag text,
+    OUT state text, OUT xact_start_null boolean, OUT times_null boolean,
+    OUT statements bigint, OUT queryid_null boolean, OUT core_state text)
+  LANGUAGE sql SECURITY DEFINER AS $$
+  SELECT a.pid = pg_backend_pid() AND a.usesysid = session_user::regrole
+           AND a.datid = (SELECT oid FROM pg_database WHERE datname = current_database()),
+         a.application_name, a.tag, a.state, a.xact_start IS NULL,
+         a.hold_time IS NULL AND a.active_time IS NULL AND a.idle_time IS NULL,
+         a.statements, a.queryid IS NULL,
+         (SELECT s.state FROM pg_stat_activity s WHERE s.pid = pg_backend_pid())
+    FROM pg_stat_transactions_activity a WHERE a.pid = pg_backend_pid() $$;
+ALTER FUNCTION activity_seen_by_reader() OWNER TO pgxt_reader;
+SET application_name = 't_seen';
+SELECT * FROM activity_seen_by_reader();
 GRANT pg_read_all_stats TO pgxt_reader;
 SET ROLE pgxt_reader;
 SELECT bool_or(application_name = 't_implicit') AS sees_all
   FROM pg_stat_transactions;
 RESET ROLE;
+-- with pg_read_all_stats, every detail shows
+SELECT * FROM activity_seen_by_reader();
 DROP OWNED BY pgxt_reader;
 DROP ROLE pgxt_reader;
 

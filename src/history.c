@@ -10,7 +10,10 @@
  * counted twice), keeps the history_keys keys that held connections
  * longest and folds all others, with the entries evicted meanwhile, into
  * one "other" row: the bucket's totals stay exact.  The open bucket is
- * computed the same way when read, without moving the bases.
+ * computed the same way when read, without moving the bases.  Building a
+ * bucket takes memory for history_keys rows, whatever the number of
+ * entries; the ring takes at most PGXT_HISTORY_MAX_BYTES of shared memory,
+ * larger settings being refused at startup.
  *
  * The ring is protected by its own LWLock: the watchdog moves the bases
  * and writes a bucket holding it exclusively, readers copy rows and read
@@ -68,16 +71,22 @@ typedef struct HistoryState
 static HistoryState *history = NULL;
 static LWLock *history_lock = NULL;	/* history->lock, cached */
 
-/* The rows of one bucket being built, and their room. */
+/*
+ * The rows of one bucket being built: the keys that held connections
+ * longest so far, at most history_keys of them (a min-heap on hold time
+ * while the store's entries are visited), and the sums of all the others.
+ * Its memory depends on history_keys only, not on the number of entries.
+ */
 typedef struct BucketRows
 {
-	PgxtHistoryRow *rows;
+	PgxtHistoryRow *rows;		/* room for capacity + 1 rows */
 	int			count;
 	int			capacity;
+	PgxtHistorySums other;		/* sums of the keys not kept */
 } BucketRows;
 
 /* The watchdog's rows, kept between boundaries. */
-static BucketRows watchdog_rows = {NULL, 0, 0};
+static BucketRows watchdog_rows;
 
 /*
  * Rows per bucket: the top keys and the "other" row.
@@ -130,6 +139,27 @@ boundary_after(TimestampTz t, int64 interval_us)
 }
 
 /*
+ * Refuse, with a clear message, settings whose ring would not fit in
+ * PGXT_HISTORY_MAX_BYTES.  Called from _PG_init once the settings are
+ * defined; an error there stops the server's start.
+ */
+void
+pgxt_history_check_settings(void)
+{
+	Size		size = history_size_bytes();
+
+	if (size > PGXT_HISTORY_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("postgres_extension.history_size and postgres_extension.history_keys ask for %zu MB of shared memory, more than the limit of %zu MB",
+						size / (1024 * 1024), PGXT_HISTORY_MAX_BYTES / (1024 * 1024)),
+				 errdetail("The history keeps history_size (%d) buckets of history_keys + 1 (%d) rows of %zu bytes each.",
+						   pgxt_history_size, pgxt_history_keys + 1,
+						   sizeof(PgxtHistoryRow)),
+				 errhint("Lower postgres_extension.history_size or postgres_extension.history_keys, or lengthen postgres_extension.history_interval to cover the same time with fewer buckets.")));
+}
+
+/*
  * Ask for the ring's shared memory and its lock.
  */
 void
@@ -178,7 +208,80 @@ pgxt_history_next_boundary(void)
 }
 
 /*
- * Delta visitor: append a key's sums to a BucketRows.  Runs under the
+ * Add delta to sum; the maximum is kept as a maximum.
+ */
+static void
+sums_add(PgxtHistorySums *sum, const PgxtHistorySums *delta)
+{
+	sum->xacts += delta->xacts;
+	sum->rollbacks += delta->rollbacks;
+	sum->hold_us += delta->hold_us;
+	sum->active_us += delta->active_us;
+	sum->idle_us += delta->idle_us;
+	sum->max_hold_us = Max(sum->max_hold_us, delta->max_hold_us);
+	sum->timeouts += delta->timeouts;
+}
+
+/*
+ * Exchange two rows.
+ */
+static inline void
+row_swap(PgxtHistoryRow *a, PgxtHistoryRow *b)
+{
+	PgxtHistoryRow tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+}
+
+/*
+ * Restore the min-heap (on hold time) of bucket's rows below position i.
+ */
+static void
+rows_sift_down(BucketRows *bucket, int i)
+{
+	PgxtHistoryRow *rows = bucket->rows;
+
+	for (;;)
+	{
+		int			least = i;
+		int			left = 2 * i + 1;
+		int			right = left + 1;
+
+		if (left < bucket->count && rows[left].sums.hold_us < rows[least].sums.hold_us)
+			least = left;
+		if (right < bucket->count && rows[right].sums.hold_us < rows[least].sums.hold_us)
+			least = right;
+		if (least == i)
+			return;
+		row_swap(&rows[i], &rows[least]);
+		i = least;
+	}
+}
+
+/*
+ * Restore the min-heap (on hold time) of bucket's rows above position i.
+ */
+static void
+rows_sift_up(BucketRows *bucket, int i)
+{
+	PgxtHistoryRow *rows = bucket->rows;
+
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (rows[parent].sums.hold_us <= rows[i].sums.hold_us)
+			return;
+		row_swap(&rows[i], &rows[parent]);
+		i = parent;
+	}
+}
+
+/*
+ * Delta visitor: keep a key's sums in bucket if it is among the
+ * history_keys longest holders so far (the shortest kept one then goes to
+ * the "other" sums), else add them to the "other" sums.  Runs under the
  * store's lock: no allocation, no error.
  */
 static void
@@ -187,8 +290,18 @@ collect_row(const PgxtKey *key, const PgxtHistorySums *delta, void *arg)
 	BucketRows *bucket = (BucketRows *) arg;
 	PgxtHistoryRow *row;
 
-	if (bucket->count >= bucket->capacity)
-		return;					/* cannot happen: capacity is the store's */
+	if (bucket->count == bucket->capacity)
+	{
+		if (bucket->count == 0 || delta->hold_us <= bucket->rows[0].sums.hold_us)
+		{
+			sums_add(&bucket->other, delta);
+			return;
+		}
+		/* the shortest holder kept so far makes room */
+		sums_add(&bucket->other, &bucket->rows[0].sums);
+		bucket->rows[0] = bucket->rows[--bucket->count];
+		rows_sift_down(bucket, 0);
+	}
 	row = &bucket->rows[bucket->count++];
 	row->other = false;
 	row->userid = key->userid;
@@ -196,6 +309,7 @@ collect_row(const PgxtKey *key, const PgxtHistorySums *delta, void *arg)
 	memcpy(row->appname, key->appname, NAMEDATALEN);
 	memcpy(row->tag, key->tag, PGXT_TAG_LEN);
 	row->sums = *delta;
+	rows_sift_up(bucket, bucket->count - 1);
 }
 
 /*
@@ -215,13 +329,13 @@ row_hold_desc(const void *lhs, const void *rhs)
 }
 
 /*
- * Room for one bucket's rows: every entry of the store and the "other"
- * row, allocated in context.
+ * Room for one bucket's rows: the kept keys and the "other" row,
+ * allocated in context.
  */
 static void
 bucket_rows_init(BucketRows *bucket, MemoryContext context)
 {
-	bucket->capacity = pgxt_max_entries;
+	bucket->capacity = history->keys;
 	bucket->count = 0;
 	bucket->rows = MemoryContextAlloc(context,
 									  sizeof(PgxtHistoryRow) * (bucket->capacity + 1));
@@ -236,34 +350,22 @@ static void
 collect_bucket(bool advance, BucketRows *bucket)
 {
 	PgxtHistorySums evicted;
-	PgxtHistoryRow other;
-	int			keep;
-	int			i;
 
 	bucket->count = 0;
+	memset(&bucket->other, 0, sizeof(PgxtHistorySums));
 	pgxt_store_history_deltas(advance, collect_row, bucket, &evicted);
 
 	qsort(bucket->rows, bucket->count, sizeof(PgxtHistoryRow), row_hold_desc);
-	keep = Min(bucket->count, history->keys);
 
-	memset(&other, 0, sizeof(other));
-	other.other = true;
-	other.sums = evicted;
-	for (i = keep; i < bucket->count; i++)
+	sums_add(&bucket->other, &evicted);
+	if (bucket->other.xacts != 0 || bucket->other.timeouts != 0)
 	{
-		PgxtHistorySums *s = &bucket->rows[i].sums;
+		PgxtHistoryRow *other = &bucket->rows[bucket->count++];
 
-		other.sums.xacts += s->xacts;
-		other.sums.rollbacks += s->rollbacks;
-		other.sums.hold_us += s->hold_us;
-		other.sums.active_us += s->active_us;
-		other.sums.idle_us += s->idle_us;
-		other.sums.max_hold_us = Max(other.sums.max_hold_us, s->max_hold_us);
-		other.sums.timeouts += s->timeouts;
+		memset(other, 0, sizeof(PgxtHistoryRow));
+		other->other = true;
+		other->sums = bucket->other;
 	}
-	if (other.sums.xacts != 0 || other.sums.timeouts != 0)
-		bucket->rows[keep++] = other;
-	bucket->count = keep;
 }
 
 /*

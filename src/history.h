@@ -18,6 +18,12 @@
 
 #include "postgres_extension.h"
 
+/*
+ * Most shared memory the ring may take (history_size x (history_keys + 1)
+ * rows, about 5 million): larger settings are refused at startup.
+ */
+#define PGXT_HISTORY_MAX_BYTES	((Size) 1024 * 1024 * 1024)
+
 /* One row of a bucket: a key's sums, or (other) the sums of all the rest. */
 typedef struct PgxtHistoryRow
 {
@@ -41,6 +47,7 @@ extern int	pgxt_history_interval_ms;
 extern int	pgxt_history_size;
 extern int	pgxt_history_keys;
 
+extern void pgxt_history_check_settings(void);
 extern void pgxt_history_request(void);
 extern void pgxt_history_startup(void);
 extern TimestampTz pgxt_history_next_boundary(void);

@@ -14,6 +14,12 @@
  * truncated, corrupted or foreign file is reported as a WARNING and
  * ignored: the server always starts.
  *
+ * The file is read as a stream, its header first checked against its
+ * size, so that reading it takes memory bounded by the configuration
+ * (postgres_extension.max and the history ring) whatever its size.  If it
+ * holds more entries than postgres_extension.max allows, the most used
+ * are loaded and the others counted as evicted, with a LOG line.
+ *
  * Everything here runs in the postmaster (or the standalone backend) while
  * no other process uses the shared memory.
  *
@@ -26,6 +32,7 @@
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog/pg_control.h"
@@ -35,6 +42,7 @@
 #include "port/pg_crc32c.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "utils/memutils.h"
 
 #include "history.h"
 #include "persist.h"
@@ -188,138 +196,209 @@ persist_shutdown(int code, Datum arg)
 	(void) durable_rename(STAT_FILE_TMP, STAT_FILE, LOG);
 }
 
-/*
- * Read the whole file into memory; NULL if there is none.
- */
-static char *
-read_file(const char *path, Size *size)
+/* State of the reader while it streams the file. */
+typedef struct StatReader
 {
 	FILE	   *file;
-	char	   *data;
-	long		len;
+	pg_crc32c	crc;
+	bool		failed;			/* a read came short or failed */
+} StatReader;
 
-	file = AllocateFile(path, PG_BINARY_R);
-	if (file == NULL)
+/*
+ * Read len bytes and add them to the CRC; false (and failed set) if the
+ * file ends before or cannot be read.
+ */
+static bool
+read_chunk(StatReader *reader, void *data, size_t len)
+{
+	if (reader->failed)
+		return false;
+	if (fread(data, 1, len, reader->file) != len)
 	{
-		if (errno != ENOENT)
-			ereport(WARNING,
-					(errcode_for_file_access(),
-					 errmsg("could not read file \"%s\": %m", path)));
-		return NULL;
+		reader->failed = true;
+		return false;
 	}
-	if (fseek(file, 0, SEEK_END) != 0 || (len = ftell(file)) < 0 ||
-		fseek(file, 0, SEEK_SET) != 0)
-	{
-		FreeFile(file);
-		ereport(WARNING,
-				(errcode_for_file_access(),
-				 errmsg("could not read file \"%s\": %m", path)));
-		return NULL;
-	}
-	data = palloc_extended(Max(len, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-	if (data == NULL || fread(data, 1, len, file) != (size_t) len)
-	{
-		FreeFile(file);
-		ereport(WARNING,
-				(errmsg("could not read file \"%s\"", path)));
-		if (data)
-			pfree(data);
-		return NULL;
-	}
-	FreeFile(file);
-	*size = len;
-	return data;
+	COMP_CRC32C(reader->crc, data, len);
+	return true;
 }
 
 /*
- * Check the file's framing and return why it is unusable, or NULL.
+ * Read and check the header against the file's size: why it is unusable,
+ * or NULL.  Every length the header gives is checked against the size
+ * before anything else is read, so that a file of any size costs no more
+ * than its header unless it is exactly as long as it says.
  */
 static const char *
-check_file(const char *data, Size size, const StatFileHeader **header)
+check_header(StatReader *reader, uint64 file_size, StatFileHeader *header,
+			 char *buf, size_t buflen)
 {
-	const StatFileHeader *h = (const StatFileHeader *) data;
-	pg_crc32c	crc;
-	pg_crc32c	stored;
-	Size		body;
-	Size		entry_size;
+	uint64		entry_size = sizeof(PgxtKey) + sizeof(PgxtCounters);
+	uint64		announced;
 
-	if (size < sizeof(StatFileHeader) + sizeof(pg_crc32c))
+	if (file_size < sizeof(StatFileHeader) + sizeof(pg_crc32c) ||
+		!read_chunk(reader, header, sizeof(StatFileHeader)))
 		return "it is truncated";
-	if (h->magic != STAT_FILE_MAGIC)
+	if (header->magic != STAT_FILE_MAGIC)
 		return "it has a wrong magic number";
-	if (h->version != STAT_FILE_VERSION || h->key_size != sizeof(PgxtKey) ||
-		h->counters_size != sizeof(PgxtCounters) ||
-		h->hist_buckets != PGXT_HIST_BUCKETS || h->nentries < 0)
+	if (header->version != STAT_FILE_VERSION || header->key_size != sizeof(PgxtKey) ||
+		header->counters_size != sizeof(PgxtCounters) ||
+		header->hist_buckets != PGXT_HIST_BUCKETS || header->nentries < 0)
 		return "it was written by another version of postgres_extension";
-	/* every length from the file is checked against the file's size */
-	body = size - sizeof(StatFileHeader) - sizeof(pg_crc32c);
-	entry_size = sizeof(PgxtKey) + sizeof(PgxtCounters);
-	if (h->history_size > body ||
-		(body - h->history_size) % entry_size != 0 ||
-		(body - h->history_size) / entry_size != (Size) h->nentries)
-		return "it is truncated or has trailing garbage";
 
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, data, size - sizeof(pg_crc32c));
-	FIN_CRC32C(crc);
-	memcpy(&stored, data + size - sizeof(pg_crc32c), sizeof(pg_crc32c));
-	if (!EQ_CRC32C(crc, stored))
-		return "its checksum does not match";
-
-	*header = h;
+	/* nentries < 2^31 and entry_size < 2^20: only the history can overflow */
+	announced = sizeof(StatFileHeader) + (uint64) header->nentries * entry_size +
+		sizeof(pg_crc32c);
+	if (header->history_size > PG_UINT64_MAX - announced)
+		announced = PG_UINT64_MAX;
+	else
+		announced += header->history_size;
+	if (announced != file_size)
+	{
+		snprintf(buf, buflen,
+				 "its size (" UINT64_FORMAT " bytes) is not the size its header announces (" UINT64_FORMAT " bytes)",
+				 file_size, announced);
+		return buf;
+	}
 	return NULL;
 }
 
 /*
  * Load the statistics saved by the last clean shutdown, then remove the
  * file, so that a crash before the next clean shutdown starts empty.
+ *
+ * The file is streamed: the header is checked against the file's size,
+ * then each entry goes into the store as it is read (keeping the most used
+ * ones if there are more than postgres_extension.max, see
+ * pgxt_store_load_entry), and the history ring into a buffer of the
+ * configured ring's size (or, if the settings changed, only through the
+ * CRC).  Memory stays bounded by the configuration, whatever the file's
+ * size.  Only when the CRC at the end matches are the entries kept and the
+ * global counters and the history restored; otherwise the loaded entries
+ * are removed again and a WARNING says why.
  */
 static void
 persist_load(void)
 {
-	char	   *data;
-	Size		size = 0;
-	const StatFileHeader *header = NULL;
-	const char *problem;
+	StatReader	reader;
+	StatFileHeader header;
+	struct stat st;
+	PgxtCounters *counters = NULL;
+	char	   *history_buf = NULL;
+	Size		history_size = 0;
+	bool		history_matches = false;
+	bool		loading = false;
+	const char *problem = NULL;
+	char		problem_buf[128];
+	pg_crc32c	stored;
 
-	data = read_file(STAT_FILE, &size);
-	if (data == NULL)
-		return;
-
-	problem = check_file(data, size, &header);
-	if (problem != NULL)
-		ereport(WARNING,
-				(errmsg("ignoring saved statistics in \"%s\": %s", STAT_FILE, problem)));
-	else
+	memset(&reader, 0, sizeof(reader));
+	reader.file = AllocateFile(STAT_FILE, PG_BINARY_R);
+	if (reader.file == NULL)
 	{
-		const char *p = data + sizeof(StatFileHeader);
-		int			i;
+		if (errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", STAT_FILE)));
+		return;
+	}
+	if (fstat(fileno(reader.file), &st) != 0)
+	{
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", STAT_FILE)));
+		FreeFile(reader.file);
+		unlink(STAT_FILE);
+		return;
+	}
+	INIT_CRC32C(reader.crc);
 
-		for (i = 0; i < header->nentries; i++)
+	problem = check_header(&reader, (uint64) st.st_size, &header,
+						   problem_buf, sizeof(problem_buf));
+	if (problem == NULL)
+	{
+		int32		i;
+
+		counters = palloc(sizeof(PgxtCounters));
+		pgxt_store_load_begin(header.nentries);
+		loading = true;
+		for (i = 0; i < header.nentries; i++)
 		{
 			PgxtKey		key;
-			PgxtCounters counters;
 
-			memcpy(&key, p, sizeof(PgxtKey));
-			p += sizeof(PgxtKey);
+			if (!read_chunk(&reader, &key, sizeof(PgxtKey)) ||
+				!read_chunk(&reader, counters, sizeof(PgxtCounters)))
+				break;
 			key.appname[NAMEDATALEN - 1] = '\0';
 			key.tag[PGXT_TAG_LEN - 1] = '\0';
-			memcpy(&counters, p, sizeof(PgxtCounters));
-			p += sizeof(PgxtCounters);
-			pgxt_store_insert(&key, &counters);
+			pgxt_store_load_entry(&key, counters);
 		}
-		pgxt_store_restore_info(header->dealloc, header->stats_reset,
-								&header->evicted);
 
-		/* the ring comes back only if its configuration did not change */
-		if (header->history_size > 0 &&
-			!pgxt_history_restore(p, header->history_size))
+		/*
+		 * The ring comes back only if its configuration did not change (and
+		 * its copy fits in memory); else it only goes through the CRC.
+		 */
+		if (header.history_size > 0)
+		{
+			(void) pgxt_history_raw(&history_size);
+			if (header.history_size == history_size)
+				history_buf = MemoryContextAllocExtended(CurrentMemoryContext,
+														 history_size,
+														 MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+			history_matches = history_buf != NULL;
+			if (history_matches)
+				(void) read_chunk(&reader, history_buf, history_size);
+			else
+			{
+				uint64		left = header.history_size;
+				char	   *scratch = palloc(BLCKSZ);
+
+				while (left > 0 && read_chunk(&reader, scratch, Min(left, BLCKSZ)))
+					left -= Min(left, BLCKSZ);
+				pfree(scratch);
+			}
+		}
+
+		FIN_CRC32C(reader.crc);
+		if (reader.failed ||
+			fread(&stored, sizeof(stored), 1, reader.file) != 1)
+			problem = "it could not be read to its end";
+		else if (!EQ_CRC32C(reader.crc, stored))
+			problem = "its checksum does not match";
+	}
+	FreeFile(reader.file);
+
+	if (problem != NULL)
+	{
+		if (loading)
+			(void) pgxt_store_load_end(false);
+		ereport(WARNING,
+				(errmsg("ignoring saved statistics in \"%s\": %s", STAT_FILE, problem)));
+	}
+	else
+	{
+		int64		dropped;
+
+		pgxt_store_restore_info(header.dealloc, header.stats_reset,
+								&header.evicted);
+		dropped = pgxt_store_load_end(true);
+		if (dropped > 0)
+			ereport(LOG,
+					(errmsg("postgres_extension loaded %lld of the %d entries saved in \"%s\" and dropped the %lld least used",
+							(long long) (header.nentries - dropped), header.nentries,
+							STAT_FILE, (long long) dropped),
+					 errdetail("postgres_extension.max is %d; pg_stat_transactions_info.dealloc counts the dropped entries.",
+							   pgxt_max_entries)));
+		if (header.history_size > 0 &&
+			(!history_matches || !pgxt_history_restore(history_buf, history_size)))
 			ereport(LOG,
 					(errmsg("saved history of \"%s\" not restored: history settings changed or the ring is damaged",
 							STAT_FILE)));
 	}
 
-	pfree(data);
+	if (counters)
+		pfree(counters);
+	if (history_buf)
+		pfree(history_buf);
 	unlink(STAT_FILE);
 }
 

@@ -234,6 +234,7 @@ _PG_init(void)
 
 	define_settings();
 	MarkGUCPrefixReserved(PGXT_NAME);
+	pgxt_history_check_settings();
 
 	request_shared_memory();
 	prev_shmem_startup_hook = shmem_startup_hook;

@@ -39,6 +39,7 @@
 #include "storage/shmem.h"
 #include "utils/float.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -895,28 +896,190 @@ pgxt_store_history_deltas(bool advance, PgxtDeltaVisitor visitor, void *arg,
 }
 
 /*
- * Insert an entry with the given counters, as loaded from the statistics
- * file.  Takes pgxt_shared->lock exclusively.  Entries beyond the store's
- * capacity are dropped.
+ * Loading saved entries at startup.  When the file holds more entries than
+ * the store can take (postgres_extension.max was lowered), the most used
+ * ones (highest usage, the rank eviction goes by) are kept: the entries in
+ * the hash form a min-heap on usage, whose root a more used entry replaces.
+ * Those left out are counted as evicted (dealloc, and their sums since the
+ * last history boundary, so that the open bucket's totals stay exact).
+ * Memory is one pointer per entry kept, whatever the file holds.
+ */
+typedef struct LoadState
+{
+	PgxtEntry **heap;			/* entries kept, min-heap on usage */
+	int			nheap;
+	int			capacity;
+	int64		dropped;		/* entries left out */
+	PgxtHistorySums dropped_sums;	/* their sums since the boundary */
+} LoadState;
+
+static LoadState load_state;
+
+/*
+ * Restore the heap property below position i of the load heap.
+ */
+static void
+load_heap_sift_down(int i)
+{
+	PgxtEntry **heap = load_state.heap;
+	int			n = load_state.nheap;
+
+	for (;;)
+	{
+		int			least = i;
+		int			left = 2 * i + 1;
+		int			right = left + 1;
+		PgxtEntry  *tmp;
+
+		if (left < n && heap[left]->counters.usage < heap[least]->counters.usage)
+			least = left;
+		if (right < n && heap[right]->counters.usage < heap[least]->counters.usage)
+			least = right;
+		if (least == i)
+			return;
+		tmp = heap[i];
+		heap[i] = heap[least];
+		heap[least] = tmp;
+		i = least;
+	}
+}
+
+/*
+ * Restore the heap property above position i of the load heap.
+ */
+static void
+load_heap_sift_up(int i)
+{
+	PgxtEntry **heap = load_state.heap;
+
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+		PgxtEntry  *tmp;
+
+		if (heap[parent]->counters.usage <= heap[i]->counters.usage)
+			return;
+		tmp = heap[i];
+		heap[i] = heap[parent];
+		heap[parent] = tmp;
+		i = parent;
+	}
+}
+
+/*
+ * Count one saved entry as left out.
+ */
+static void
+load_drop(const PgxtCounters *counters)
+{
+	PgxtHistorySums delta;
+
+	history_delta(counters, &delta);
+	history_sums_add(&load_state.dropped_sums, &delta);
+	load_state.dropped++;
+}
+
+/*
+ * Start loading the nentries entries of a statistics file into the empty
+ * store.  Only for persist.c, in the postmaster (or the standalone
+ * backend) at startup, when no other process uses the shared memory.
  */
 void
-pgxt_store_insert(const PgxtKey *key, const PgxtCounters *counters)
+pgxt_store_load_begin(int64 nentries)
+{
+	memset(&load_state, 0, sizeof(load_state));
+	load_state.capacity = (int) Min(Max(nentries, 0), (int64) pgxt_max_entries);
+	if (load_state.capacity > 0)
+		load_state.heap = MemoryContextAllocHuge(CurrentMemoryContext,
+												 sizeof(PgxtEntry *) * load_state.capacity);
+}
+
+/*
+ * Load one saved entry: into the store if it has room, else in place of
+ * the least used entry kept so far if this one is used more, else left
+ * out.  A key already loaded keeps its first counters (a valid file has
+ * each key once).  Takes pgxt_shared->lock exclusively.
+ */
+void
+pgxt_store_load_entry(const PgxtKey *key, const PgxtCounters *counters)
 {
 	PgxtEntry  *entry;
 	bool		found;
 
 	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
-	if (hash_get_num_entries(pgxt_hash) < pgxt_max_entries)
+	if (hash_search(pgxt_hash, key, HASH_FIND, NULL) != NULL)
 	{
-		entry = hash_search(pgxt_hash, key, HASH_ENTER_NULL, &found);
-		if (entry != NULL)
+		LWLockRelease(pgxt_shared->lock);
+		return;
+	}
+	if (load_state.nheap == load_state.capacity)
+	{
+		PgxtEntry  *least;
+
+		if (load_state.nheap == 0 ||
+			counters->usage <= load_state.heap[0]->counters.usage)
 		{
-			if (!found)
-				SpinLockInit(&entry->mutex);
-			entry->counters = *counters;
+			load_drop(counters);
+			LWLockRelease(pgxt_shared->lock);
+			return;
 		}
+		/* the least used entry kept so far makes room */
+		least = load_state.heap[0];
+		load_drop(&least->counters);
+		hash_search(pgxt_hash, &least->key, HASH_REMOVE, NULL);
+		load_state.heap[0] = load_state.heap[--load_state.nheap];
+		load_heap_sift_down(0);
+	}
+
+	entry = hash_search(pgxt_hash, key, HASH_ENTER_NULL, &found);
+	if (entry == NULL)
+		load_drop(counters);	/* out of shared memory */
+	else
+	{
+		SpinLockInit(&entry->mutex);
+		entry->counters = *counters;
+		load_state.heap[load_state.nheap++] = entry;
+		load_heap_sift_up(load_state.nheap - 1);
 	}
 	LWLockRelease(pgxt_shared->lock);
+}
+
+/*
+ * Finish loading.  With keep, the entries left out are added to dealloc
+ * and to the evicted sums (restore those from the file first, with
+ * pgxt_store_restore_info); without it (the file proved unusable after
+ * all), every loaded entry is removed again.  Returns how many entries
+ * were left out.  Takes pgxt_shared->lock exclusively, then
+ * pgxt_shared->mutex.
+ */
+int64
+pgxt_store_load_end(bool keep)
+{
+	int64		dropped = load_state.dropped;
+
+	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
+	if (keep)
+	{
+		SpinLockAcquire(&pgxt_shared->mutex);
+		pgxt_shared->dealloc += dropped;
+		history_sums_add(&pgxt_shared->evicted, &load_state.dropped_sums);
+		SpinLockRelease(&pgxt_shared->mutex);
+	}
+	else
+	{
+		int			i;
+
+		for (i = 0; i < load_state.nheap; i++)
+			hash_search(pgxt_hash, &load_state.heap[i]->key, HASH_REMOVE, NULL);
+		dropped = 0;
+	}
+	pgxt_shared->generation++;
+	LWLockRelease(pgxt_shared->lock);
+
+	if (load_state.heap)
+		pfree(load_state.heap);
+	memset(&load_state, 0, sizeof(load_state));
+	return dropped;
 }
 
 /*

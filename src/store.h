@@ -269,7 +269,9 @@ extern void pgxt_store_history_deltas(bool advance, PgxtDeltaVisitor visitor,
 extern void pgxt_store_add_timeout_event(const PgxtTimeoutEvent *event);
 extern int	pgxt_store_timeout_events(PgxtTimeoutEvent *events);
 
-extern void pgxt_store_insert(const PgxtKey *key, const PgxtCounters *counters);
+extern void pgxt_store_load_begin(int64 nentries);
+extern void pgxt_store_load_entry(const PgxtKey *key, const PgxtCounters *counters);
+extern int64 pgxt_store_load_end(bool keep);
 extern void pgxt_store_evicted(PgxtHistorySums *evicted);
 extern void pgxt_store_restore_info(int64 dealloc, TimestampTz stats_reset,
 									const PgxtHistorySums *evicted);

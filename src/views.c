@@ -7,7 +7,9 @@
  * Every function checks that the library was preloaded, copies what it
  * needs out of shared memory under the store's locks (see store.h) and
  * builds its rows.  Readers without pg_read_all_stats see other roles'
- * application_name and tag as "<insufficient privilege>".
+ * application_name and tag as "<insufficient privilege>", and in the
+ * activity view, as in pg_stat_activity, nothing of another role's session
+ * but its pid, database and role.
  *
  * The C symbols carry the API version of the SQL script that binds them;
  * a later script version adds new symbols and the shared code checks the
@@ -221,6 +223,12 @@ pg_stat_transactions_1_0(PG_FUNCTION_ARGS)
 /*
  * pg_stat_transactions_activity(): one row per client backend inside a
  * tracked transaction now.  Each slot is copied under its spinlock.
+ *
+ * As pg_stat_activity does, a reader sees the pid, database and role of
+ * every row, but the details of a session (its application_name and tag,
+ * state, xact_start, times, statements and queryid) only if it has the
+ * privileges of the session's role or of pg_read_all_stats; otherwise
+ * the names read "<insufficient privilege>" and the rest is NULL.
  */
 Datum
 pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
@@ -257,7 +265,24 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 		if (copy.pid == 0 || copy.state == PGXT_STATE_NONE)
 			continue;
 
-		visible = read_all || copy.userid == reader;
+		visible = read_all || copy.userid == reader ||
+			has_privs_of_role(reader, copy.userid);
+
+		memset(nulls, 0, sizeof(nulls));
+		values[col++] = Int32GetDatum(copy.pid);
+		values[col++] = ObjectIdGetDatum(copy.dbid);
+		values[col++] = ObjectIdGetDatum(copy.userid);
+		if (!visible)
+		{
+			values[col++] = CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
+			values[col++] = CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
+			/* xact_start, state, times, statements, queryid */
+			while (col < ACTIVITY_COLS_V1_0)
+				nulls[col++] = true;
+			tuplestore_putvalues(tupstore, tupdesc, values, nulls);
+			continue;
+		}
+
 		hold_us = Max(read_time - copy.xact_start, 0);
 		active_us = copy.active_us;
 		if (copy.state == PGXT_STATE_ACTIVE && read_time > copy.state_since)
@@ -267,19 +292,15 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 			copy.state == PGXT_STATE_IDLE ? "idle in transaction" :
 			"idle in transaction (aborted)";
 
-		memset(nulls, 0, sizeof(nulls));
-		values[col++] = Int32GetDatum(copy.pid);
-		values[col++] = ObjectIdGetDatum(copy.dbid);
-		values[col++] = ObjectIdGetDatum(copy.userid);
-		values[col++] = CStringGetTextDatum(visible ? copy.appname : INSUFFICIENT_PRIVILEGE);
-		values[col++] = CStringGetTextDatum(visible ? copy.tag : INSUFFICIENT_PRIVILEGE);
+		values[col++] = CStringGetTextDatum(copy.appname);
+		values[col++] = CStringGetTextDatum(copy.tag);
 		values[col++] = TimestampTzGetDatum(copy.xact_start);
 		values[col++] = CStringGetTextDatum(state);
 		values[col++] = ms_datum(hold_us);
 		values[col++] = ms_datum(active_us);
 		values[col++] = ms_datum(hold_us - active_us);
 		values[col++] = Int64GetDatum(copy.statements);
-		if (copy.queryid != 0 && visible)
+		if (copy.queryid != 0)
 			values[col++] = Int64GetDatum((int64) copy.queryid);
 		else
 			nulls[col++] = true;

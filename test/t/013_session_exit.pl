@@ -5,7 +5,8 @@
 # runs to the exit.  A session terminated in the middle of a statement is
 # one rollback too, with the statement's time active.  An immediate
 # shutdown leaves the server working.  The activity view hides other
-# roles' application_name, tag and queryid from an unprivileged reader.
+# roles' application_name, tag, state, times, statements and queryid from
+# an unprivileged reader, as pg_stat_activity does.
 use strict;
 use warnings;
 use FindBin;
@@ -167,8 +168,8 @@ cmp_ok($r->{total_idle_time}, '>=', $idle_min,
 	'failed block, then quit: the wait after the error is idle');
 
 # privileges: an unprivileged reader sees another role's session without
-# its application_name, tag and queryid, and its own in full; a member of
-# pg_read_all_stats sees all
+# its application_name, tag, state, start, times, statements and queryid,
+# and its own in full; a member of pg_read_all_stats sees all
 $s = session('se_secret');
 $s->query_safe('BEGIN');
 $s->query_safe("SET LOCAL postgres_extension.tag = 'secret'");
@@ -179,8 +180,13 @@ $own->query_safe("SET LOCAL postgres_extension.tag = 'mine'");
 $own->query_safe('SELECT 1');
 my $cols = 'a.application_name, a.tag, a.queryid IS NULL, a.statements';
 is(activity('se_secret', $cols, 'se_nobody'),
-	'<insufficient privilege>|<insufficient privilege>|t|2',
-	'unprivileged reader: another role\'s names and queryid are hidden');
+	'<insufficient privilege>|<insufficient privilege>|t|',
+	'unprivileged reader: another role\'s names, statements and queryid are hidden');
+is( activity('se_secret',
+		'a.state IS NULL AND a.xact_start IS NULL AND a.hold_time IS NULL
+		 AND a.active_time IS NULL AND a.idle_time IS NULL AND s.state IS NULL',
+		'se_nobody'),
+	't', 'unprivileged reader: another role\'s state, start and times are hidden, as in pg_stat_activity');
 is(activity('se_own', $cols, 'se_nobody'), 'se_own|mine|f|2',
 	'unprivileged reader: its own session in full');
 is(activity('se_secret', $cols, 'se_stats'), 'se_secret|secret|f|2',
