@@ -209,10 +209,10 @@ tracking_backend(void)
 
 /*
  * Whether text is the statement the core runs for the client: the text of
- * the message being processed (a simple query, or the portal of an
- * Execute), or a copy of it (Bind copies its statement's text into the
- * portal it starts).  Queries that functions, triggers or the planner run
- * have texts of their own.
+ * the message being processed (a simple query), or a copy of it (Bind
+ * copies its statement's text into the portal it starts, Execute copies
+ * the portal's text before it runs it).  Queries that functions, triggers
+ * or the planner run have texts of their own.
  */
 static inline ClientText
 client_text(const char *text)
@@ -981,7 +981,7 @@ run_executor(PGXT_EXECUTORRUN_PARAMS)
 /*
  * ExecutorRun hook: runs a query's plan; nested queries run inside it.  A
  * query is the client's statement when the core runs its text for the
- * client (at Execute, the portal's own text).
+ * client.
  *
  * No PG_TRY here: after an error that leaves a top-level call, the abort
  * callbacks reset nesting_level (see abort_at_client_level and
@@ -998,7 +998,7 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 		return;
 	}
 
-	client = queryDesc->sourceText == debug_query_string;
+	client = client_text(queryDesc->sourceText) != NOT_CLIENT_TEXT;
 	if (client)
 		statement_resume();
 	nesting_level = 1;
@@ -1040,7 +1040,7 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 		return;
 	}
 
-	client = queryDesc->sourceText == debug_query_string;
+	client = client_text(queryDesc->sourceText) != NOT_CLIENT_TEXT;
 	if (client)
 		statement_resume();
 
