@@ -14,12 +14,12 @@ OBJS = \
 	src/persist.o
 
 EXTENSION = postgres_extension
-DATA = src/postgres_extension--1.0.sql
+DATA = src/postgres_extension--1.0.sql src/postgres_extension--1.0--1.1.sql
 PGFILEDESC = "postgres_extension - transaction hold-time statistics"
 
 # pg_regress runs its own server with the library and pg_stat_statements
 # preloaded (test/regress.conf); the TAP tests under test/t start theirs.
-REGRESS = counts tags timing privileges percentiles nesting
+REGRESS = counts tags timing privileges percentiles nesting upgrade
 REGRESS_OPTS = --temp-config=$(CURDIR)/test/regress.conf \
 	--temp-instance=./tmp_check
 TAP_TESTS = 1

@@ -52,7 +52,7 @@
 #define STAT_FILE			PGSTAT_STAT_PERMANENT_DIRECTORY "/postgres_extension.stat"
 #define STAT_FILE_TMP		STAT_FILE ".tmp"
 #define STAT_FILE_MAGIC		0x50475854	/* "PGXT" */
-#define STAT_FILE_VERSION	2
+#define STAT_FILE_VERSION	3
 
 /*---- GUC variables ----*/
 bool		pgxt_save = true;
@@ -66,8 +66,7 @@ typedef struct StatFileHeader
 	uint32		counters_size;
 	uint32		hist_buckets;
 	int32		nentries;
-	int64		dealloc;
-	TimestampTz stats_reset;
+	PgxtStoreInfo info;
 	PgxtHistorySums evicted;	/* evicted since the last history boundary */
 	uint64		history_size;	/* bytes of the history ring, 0 if none */
 } StatFileHeader;
@@ -159,7 +158,7 @@ persist_shutdown(int code, Datum arg)
 	header.counters_size = sizeof(PgxtCounters);
 	header.hist_buckets = PGXT_HIST_BUCKETS;
 	pgxt_store_foreach(count_entry, &header.nentries);
-	pgxt_store_info(&header.dealloc, &header.stats_reset);
+	pgxt_store_info(&header.info);
 	pgxt_store_evicted(&header.evicted);
 	history_raw = pgxt_history_raw(&history_size);
 	header.history_size = history_raw ? history_size : 0;
@@ -378,8 +377,7 @@ persist_load(void)
 	{
 		int64		dropped;
 
-		pgxt_store_restore_info(header.dealloc, header.stats_reset,
-								&header.evicted);
+		pgxt_store_restore_info(&header.info, &header.evicted);
 		dropped = pgxt_store_load_end(true);
 		if (dropped > 0)
 			ereport(LOG,

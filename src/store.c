@@ -1099,12 +1099,13 @@ pgxt_store_evicted(PgxtHistorySums *evicted)
  * pgxt_shared->mutex.
  */
 void
-pgxt_store_restore_info(int64 dealloc, TimestampTz stats_reset,
+pgxt_store_restore_info(const PgxtStoreInfo *info,
 						const PgxtHistorySums *evicted)
 {
 	SpinLockAcquire(&pgxt_shared->mutex);
-	pgxt_shared->dealloc = dealloc;
-	pgxt_shared->stats_reset = stats_reset;
+	pgxt_shared->dealloc = info->dealloc;
+	pgxt_shared->stats_reset = info->stats_reset;
+	pgxt_shared->housekeeping_xacts = info->housekeeping_xacts;
 	pgxt_shared->evicted = *evicted;
 	SpinLockRelease(&pgxt_shared->mutex);
 }
@@ -1186,25 +1187,11 @@ pgxt_store_reset(void)
  * The global counters.  Takes pgxt_shared->mutex.
  */
 void
-pgxt_store_info(int64 *dealloc, TimestampTz *stats_reset)
+pgxt_store_info(PgxtStoreInfo *info)
 {
 	SpinLockAcquire(&pgxt_shared->mutex);
-	*dealloc = pgxt_shared->dealloc;
-	*stats_reset = pgxt_shared->stats_reset;
+	info->dealloc = pgxt_shared->dealloc;
+	info->stats_reset = pgxt_shared->stats_reset;
+	info->housekeeping_xacts = pgxt_shared->housekeeping_xacts;
 	SpinLockRelease(&pgxt_shared->mutex);
-}
-
-/*
- * Transactions that were only housekeeping, since the last reset.  Takes
- * pgxt_shared->mutex.
- */
-int64
-pgxt_store_housekeeping_xacts(void)
-{
-	int64		count;
-
-	SpinLockAcquire(&pgxt_shared->mutex);
-	count = pgxt_shared->housekeeping_xacts;
-	SpinLockRelease(&pgxt_shared->mutex);
-	return count;
 }

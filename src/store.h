@@ -223,6 +223,14 @@ typedef struct PgxtTimeoutEvent
 	char		rule[PGXT_RULE_TEXT_LEN];
 } PgxtTimeoutEvent;
 
+/* The store's global counters, for pg_stat_transactions_info. */
+typedef struct PgxtStoreInfo
+{
+	int64		dealloc;		/* entries evicted since the last reset */
+	TimestampTz stats_reset;	/* time of the last reset */
+	int64		housekeeping_xacts; /* autocommit SET, RESET, ... only */
+} PgxtStoreInfo;
+
 /* Called with a copy of each entry by pgxt_store_foreach. */
 typedef void (*PgxtEntryVisitor) (const PgxtKey *key,
 								  const PgxtCounters *counters, void *arg);
@@ -262,8 +270,7 @@ extern bool pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait);
 extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
 extern bool pgxt_store_get(const PgxtKey *key, PgxtCounters *counters);
 extern void pgxt_store_reset(void);
-extern void pgxt_store_info(int64 *dealloc, TimestampTz *stats_reset);
-extern int64 pgxt_store_housekeeping_xacts(void);
+extern void pgxt_store_info(PgxtStoreInfo *info);
 extern void pgxt_store_history_deltas(bool advance, PgxtDeltaVisitor visitor,
 									  void *arg, PgxtHistorySums *evicted);
 extern void pgxt_store_add_timeout_event(const PgxtTimeoutEvent *event);
@@ -273,7 +280,7 @@ extern void pgxt_store_load_begin(int64 nentries);
 extern void pgxt_store_load_entry(const PgxtKey *key, const PgxtCounters *counters);
 extern int64 pgxt_store_load_end(bool keep);
 extern void pgxt_store_evicted(PgxtHistorySums *evicted);
-extern void pgxt_store_restore_info(int64 dealloc, TimestampTz stats_reset,
+extern void pgxt_store_restore_info(const PgxtStoreInfo *info,
 									const PgxtHistorySums *evicted);
 
 extern double pgxt_counters_stddev_hold(const PgxtCounters *counters);

@@ -40,12 +40,15 @@
 /* API versions of the SQL functions */
 typedef enum PgxtApiVersion
 {
-	PGXT_V1_0 = 0
+	PGXT_V1_0 = 0,
+	PGXT_V1_1
 }			PgxtApiVersion;
 
 #define STAT_COLS_V1_0			24
 #define ACTIVITY_COLS_V1_0		12
 #define INFO_COLS_V1_0			2
+#define INFO_COLS_V1_1			3
+#define INFO_COLS_MAX			3
 #define HISTOGRAM_COLS_V1_0		3
 #define TIMEOUTS_COLS_V1_0		12
 #define HISTORY_COLS_V1_0		13
@@ -55,6 +58,7 @@ typedef enum PgxtApiVersion
 PG_FUNCTION_INFO_V1(pg_stat_transactions_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_activity_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_info_1_0);
+PG_FUNCTION_INFO_V1(pg_stat_transactions_info_1_1);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_histogram_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_timeouts_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_history_1_0);
@@ -312,29 +316,55 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 }
 
 /*
- * pg_stat_transactions_info(): entries evicted, time of the last reset.
+ * The row of pg_stat_transactions_info for the given API version: entries
+ * evicted, time of the last reset; from 1.1, housekeeping transactions.
  */
-Datum
-pg_stat_transactions_info_1_0(PG_FUNCTION_ARGS)
+static Datum
+pg_stat_transactions_info_internal(FunctionCallInfo fcinfo, PgxtApiVersion api)
 {
 	TupleDesc	tupdesc;
-	Datum		values[INFO_COLS_V1_0];
-	bool		nulls[INFO_COLS_V1_0];
-	int64		dealloc;
-	TimestampTz stats_reset;
+	Datum		values[INFO_COLS_MAX];
+	bool		nulls[INFO_COLS_MAX];
+	int			natts = api == PGXT_V1_0 ? INFO_COLS_V1_0 : INFO_COLS_V1_1;
+	PgxtStoreInfo info;
+	int			i = 0;
 
 	require_preloaded();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (tupdesc->natts != INFO_COLS_V1_0)
-		elog(ERROR, "incorrect number of output arguments");
+	if (tupdesc->natts != natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("incorrect number of output arguments"),
+				 errhint("Run ALTER EXTENSION postgres_extension UPDATE.")));
 
-	pgxt_store_info(&dealloc, &stats_reset);
+	pgxt_store_info(&info);
 	memset(nulls, 0, sizeof(nulls));
-	values[0] = Int64GetDatum(dealloc);
-	values[1] = TimestampTzGetDatum(stats_reset);
+	values[i++] = Int64GetDatum(info.dealloc);
+	values[i++] = TimestampTzGetDatum(info.stats_reset);
+	if (api >= PGXT_V1_1)
+		values[i++] = Int64GetDatum(info.housekeeping_xacts);
+	Assert(i == natts);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * pg_stat_transactions_info() of the 1.0 script.
+ */
+Datum
+pg_stat_transactions_info_1_0(PG_FUNCTION_ARGS)
+{
+	return pg_stat_transactions_info_internal(fcinfo, PGXT_V1_0);
+}
+
+/*
+ * pg_stat_transactions_info() from 1.1: with housekeeping_xacts.
+ */
+Datum
+pg_stat_transactions_info_1_1(PG_FUNCTION_ARGS)
+{
+	return pg_stat_transactions_info_internal(fcinfo, PGXT_V1_1);
 }
 
 /*
