@@ -4,7 +4,7 @@
 -- transactions made only of SET, RESET, DISCARD, SHOW or DEALLOCATE, which
 -- pg_stat_transactions does not count).
 --
-DROP EXTENSION postgres_extension;
+DROP EXTENSION IF EXISTS postgres_extension;
 CREATE EXTENSION postgres_extension VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'postgres_extension';
 SELECT attname FROM pg_attribute
