@@ -4,7 +4,9 @@
 -- transactions made only of SET, RESET, DISCARD, SHOW or DEALLOCATE, which
 -- pg_stat_transactions does not count).
 --
-DROP EXTENSION IF EXISTS postgres_extension;
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS postgres_extension CASCADE;
+RESET client_min_messages;
 CREATE EXTENSION postgres_extension VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'postgres_extension';
 SELECT attname FROM pg_attribute
