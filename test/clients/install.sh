@@ -9,7 +9,7 @@
 # is reported here and its client is skipped by its test; this script never
 # fails the suite.
 set -uo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 0
 
 debs="pgbouncer python3-psycopg python3-psycopg2 python3-django python3-sqlalchemy"
 command -v node >/dev/null || debs="$debs nodejs"
@@ -44,8 +44,9 @@ if [ ! -d "$dir/node_modules" ]; then
 	mkdir -p "$base"
 	tmp=$(mktemp -d "$base/.new.XXXXXX")
 	cp node/package.json node/package-lock.json "$tmp/"
-	# --ignore-scripts: no package used needs one (an optional dependency
-	# of sqlcommenter-knex would try to download a prebuilt binary)
+	# --ignore-scripts: no package used here needs its install script
+	# (grpc, pulled in by a peer dependency of sqlcommenter-knex and never
+	# loaded, would try to download a prebuilt binary)
 	if (cd "$tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null); then
 		chmod -R a+rX "$tmp"
 		mv "$tmp" "$dir" || rm -rf "$tmp"

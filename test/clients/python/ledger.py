@@ -18,8 +18,9 @@ import sys
 import time
 
 
-def parse_args(description):
-    """Command line of every client script: where to connect and how."""
+def parse_args(description, extra=None):
+    """Command line of every client script: where to connect and how;
+    extra(parser) adds a script's own arguments."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument('--host', required=True)
     p.add_argument('--port', type=int, required=True)
@@ -32,6 +33,8 @@ def parse_args(description):
     p.add_argument('--pooled', action='store_true',
                    help='through PgBouncer in transaction mode: no named '
                    'prepared statements')
+    if extra:
+        extra(p)
     return p.parse_args()
 
 

@@ -134,6 +134,38 @@ conn.execute('SELECT 1')
 main.autocommit('')
 conn.close()
 
+#### issue 12 point 1: housekeeping alone is not a transaction ####
+# An implicit transaction made only of SET, RESET, DISCARD, SHOW or
+# DEALLOCATE is not counted (pg_stat_transactions_info.housekeeping_xacts
+# counts it); a block opened by BEGIN is counted whatever it holds, and so
+# is a query string that does anything else.
+p1 = led.section(args.app + ':p1', todo='issue 12 point 1',
+                 totals_todo='issue 12 point 1')
+conn = connect(p1.app)
+for text in ('SET search_path = public', 'RESET search_path', 'SHOW timezone',
+             'DISCARD PLANS', 'DEALLOCATE ALL',
+             'SET search_path = public; SHOW timezone',
+             "SET postgres_extension.tag = 'session-tag'"):
+    conn.execute(text)
+    p1.housekeeping(text)
+conn.execute('SELECT 1')
+p1.autocommit('session-tag')
+conn.execute('RESET postgres_extension.tag')
+p1.housekeeping('RESET postgres_extension.tag')
+conn.execute('SET search_path = public; SELECT 1')
+p1.autocommit('', statements=2)
+x = p1.xact('')
+with conn.transaction():
+    conn.execute("SET LOCAL statement_timeout = '5s'")
+    x.stmt()
+x.commit()
+x = p1.xact('only-set-local')
+with conn.transaction():
+    conn.execute("SET LOCAL postgres_extension.tag = 'only-set-local'")
+    x.stmt()
+x.commit()
+conn.close()
+
 #### issue 12 point 3: the last tag of a query string or pipeline ####
 p3 = led.section(args.app + ':p3', todo='issue 12 point 3')
 conn = connect(p3.app)
