@@ -4,6 +4,8 @@ PgBouncer in pool_mode = transaction with one or two server connections.
 housekeeping: two applications take turns on one server connection, so
   that PgBouncer sends SET application_name before each transaction; the
   ledger has their own transactions only (issue 12 point 1).
+checks: the same with blocks, on a PgBouncer that checks a server
+  connection (server_check_query) before each reuse.
 leak: one client sets postgres_extension.tag for its session (not SET
   LOCAL); two other applications then run 10 blocks each, both open at
   once, on the pool's two server connections.  The test counts how many of
@@ -14,7 +16,7 @@ import psycopg
 from ledger import Ledger, parse_args
 
 args = parse_args(__doc__, lambda p: p.add_argument(
-    'scenario', choices=['housekeeping', 'leak']))
+    'scenario', choices=['housekeeping', 'checks', 'leak']))
 
 
 def connect(app):
@@ -34,6 +36,16 @@ if args.scenario == 'housekeeping':
         x = b_sec.xact('b')
         with b.transaction():
             b.execute("SELECT %s::int /*tag='b'*/", [i])
+            x.stmt()
+        x.commit()
+elif args.scenario == 'checks':
+    secs = [led.section(args.app + '-a'), led.section(args.app + '-b')]
+    conns = [connect(s.app) for s in secs]
+    for i in range(10):
+        sec, conn = secs[i % 2], conns[i % 2]
+        x = sec.xact(sec.app[-1])
+        with conn.transaction():
+            conn.execute("SELECT 1 /*tag='%s'*/" % x.tag)
             x.stmt()
         x.commit()
 else:
