@@ -217,7 +217,7 @@ SKIP:
 	my $pgb = start_pgbouncer($node, name => 'itt', pool_size => 1,
 		extra => ['idle_transaction_timeout = 1']);
 	my $err = psql_through($pgb, 'pool-limited',
-		"BEGIN;\nSELECT 1 /*tag='slow'*/;\n\\! sleep 2.5\nSELECT 2;\n");
+		"BEGIN;\nSELECT 1 /*tag='slow'*/;\n\\! sleep 3\nSELECT 2;\n");
 	note "psql's stderr:\n$err";
 	like($err, qr/idle transaction timeout/, "PgBouncer's error reaches the client");
 	like(slurp_file($pgb->{log}), qr/closing because: idle transaction timeout/,

@@ -56,12 +56,13 @@ class Xact:
     def sleep(self, seconds):
         """Sleep inside the transaction (idle in transaction on the
         server), and count it."""
+        start = time.monotonic()
         time.sleep(seconds)
-        self.slept_for(seconds)
+        self.slept_for(time.monotonic() - start)
 
     def slept_for(self, seconds):
-        """Count a sleep that the client's code did inside the transaction
-        (a view, for example)."""
+        """Count a sleep, as measured, that the client's code did inside
+        the transaction (a view, for example)."""
         self.slept += seconds
         self.max_slept = max(self.max_slept, seconds)
 
