@@ -246,7 +246,10 @@ sub check_housekeeping
 	{
 		is($got->{$c} // 0, $want->{$c}, "$what: $c");
 	}
-	cmp_ok($got->{xacts} // 0, '>=', $want->{xacts}, "$what: xacts at least the client's");
+	for my $c (qw(xacts commits statements))
+	{
+		cmp_ok($got->{$c} // 0, '>=', $want->{$c}, "$what: $c at least the client's");
+	}
 	cmp_ok($got->{xacts} // 0, '<=', $want->{xacts} + $hk,
 		"$what: xacts at most the client's and its driver's housekeeping")
 	  if defined $hk;
@@ -305,7 +308,6 @@ sub long_tag_match
 sub check_ledger
 {
 	my ($node, $ledger, $pooled) = @_;
-	my $client = $ledger->{client};
 	for my $s (@{ $ledger->{sections} })
 	{
 		my $app = $s->{app};

@@ -24,7 +24,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
+use Time::HiRes qw(usleep);
 use ClientTest;
 
 my $no_pgbouncer = pgbouncer_missing();
@@ -190,7 +190,6 @@ SKIP:
 #### 4. the watchdog ends a session behind PgBouncer ####
 {
 	my $pgb = start_pgbouncer($node, name => 'wd', pool_size => 1);
-	my $t0 = time;
 	my $err = psql_through($pgb, 'wd',
 		"BEGIN;\nSELECT 1 /*tag='slow'*/;\n\\! sleep 2.5\nSELECT 2;\n");
 	note "psql's stderr through PgBouncer:\n$err";
@@ -237,7 +236,7 @@ sub pgxt_rows_until
 	for (1 .. 200)
 	{
 		return 1 if $node->safe_psql('postgres', $sql) eq $want;
-		Time::HiRes::usleep(100_000);
+		usleep(100_000);
 	}
 	return 0;
 }
