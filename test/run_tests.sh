@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 
 EXTRA_PACKAGES="prometheus-postgres-exporter shellcheck ${EXTRA_PACKAGES:-}" bash test/setup.sh
+# PgBouncer and the real clients of test/t/07x_*.pl (never fails: those
+# tests skip, saying so, what could not be installed)
+bash test/clients/install.sh
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR:-15}/bin/pg_config}
 
 run_user=${RUN_USER:-postgres}
