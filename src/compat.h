@@ -19,6 +19,7 @@
 #define PGXT_COMPAT_H
 
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "postmaster/autovacuum.h"
 #include "replication/walsender.h"
 #include "storage/proc.h"
@@ -126,6 +127,25 @@ pgxt_is_standalone_backend(void)
 	return MyBackendType == B_STANDALONE_BACKEND;
 #else
 	return !IsUnderPostmaster;
+#endif
+}
+
+/*
+ * The text of the message this backend is running, as the core's activity
+ * statistics keep it (cut at track_activity_query_size; NULL when not
+ * kept): the one place it survives an error in parse analysis.  Before 14
+ * the backend's status entry is private to pgstat.c.
+ */
+static inline const char *
+pgxt_my_activity_text(void)
+{
+#if PG_VERSION_NUM >= 140000
+	if (MyBEEntry == NULL || MyBEEntry->st_activity_raw == NULL ||
+		MyBEEntry->st_state != STATE_RUNNING)
+		return NULL;
+	return MyBEEntry->st_activity_raw;
+#else
+	return NULL;
 #endif
 }
 

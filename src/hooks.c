@@ -890,6 +890,25 @@ note_error_tag(void)
 }
 
 /*
+ * A session's first message failed before any hook ran, so error_reported
+ * was not on the error context stack to read its comment: read it from the
+ * text the core's activity statistics keep, if they do.
+ */
+static pg_noinline void
+first_message_error_tag(void)
+{
+	const char *text = pgxt_my_activity_text();
+
+	if (text != NULL && pgxt_tag_comment_key[0] != '\0' &&
+		pgxt_comment_possible(text, -1, 0))
+	{
+		error_tag_valid = pgxt_comment_tag(text, -1, 0, pgxt_tag_comment_key,
+										   error_tag, sizeof(error_tag));
+		error_tag_statements = 0;
+	}
+}
+
+/*
  * post_parse_analyze hook.  An extended-protocol Parse inside a block is
  * the arrival of the client's next statement: the idle gap ends there, not
  * at its Bind or Execute, so parse analysis and rewrite count as active.
@@ -1275,6 +1294,8 @@ xact_end_event(XactEvent event)
 					  false);
 			if (xact.state != PGXT_STATE_NONE)
 			{
+				if (!error_callback_installed && !error_tag_valid)
+					first_message_error_tag();
 				note_error_tag();
 				xact.housekeeping = false;
 				xact_finish(false, GetCurrentTimestamp(), true);

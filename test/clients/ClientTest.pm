@@ -36,8 +36,6 @@ our $CLIENTS = dirname(__FILE__);
 # The point of issue 12 that PgBouncer's SET application_name (and the
 # drivers' own DEALLOCATE ALL) wait for: housekeeping is not an
 # application's transaction.
-my $HOUSEKEEPING_TODO = 'issue 12 point 1';
-
 # The counters a ledger gives per tag.
 my @COUNTERS = qw(xacts commits rollbacks statements explicit_xacts);
 
@@ -236,9 +234,10 @@ sub check_idle
 }
 
 # Housekeeping (PgBouncer's SET application_name, a driver's DEALLOCATE
-# ALL) may add transactions to the client's: $hk at most, or any number if
-# undef.  Test for real what holds with and without point 1's fix, and the
-# exact figures as a TODO of point 1 (unless a TODO is already on).
+# ALL) is counted apart (pg_stat_transactions_info.housekeeping_xacts), not
+# as the application's: the figures are exact.  The bounds first say, when
+# they fail, how far off the housekeeping ($hk transactions at most, or
+# any number if undef) put them.
 sub check_housekeeping
 {
 	my ($what, $got, $want, $hk) = @_;
@@ -254,7 +253,6 @@ sub check_housekeeping
 		"$what: xacts at most the client's and its driver's housekeeping")
 	  if defined $hk;
 	check_idle($what, $got, $want);
-	local $TODO = $TODO // $HOUSEKEEPING_TODO;
 	is_deeply({ map { $_ => $got->{$_} // 0 } @COUNTERS },
 		{ map { $_ => $want->{$_} } @COUNTERS },
 		"$what: @COUNTERS, housekeeping not counted");
@@ -297,9 +295,8 @@ sub long_tag_match
 # untagged key of each application.
 #
 # Per section (one application_name):
-# - totals over all tags: exact, unless PgBouncer's or the driver's
-#   housekeeping may add to them (then exact as a TODO of point 1, and
-#   bounded for real);
+# - totals over all tags: exact, PgBouncer's and the driver's
+#   housekeeping excluded (and bounded first, to tell how far off);
 # - each tag: its counters exact, its idle time at least what the client
 #   slept inside its transactions; the untagged key as the totals;
 # - no other key.
@@ -372,7 +369,6 @@ sub check_ledger
 		my @other = grep { !$matched{$_} } sort keys %$stats;
 		if (@other == 1 && $other[0] eq '' && ($hk || $hk_unknown))
 		{
-			local $TODO = $TODO // $HOUSEKEEPING_TODO;
 			is_deeply(\@other, [], "$app: no untagged key (housekeeping only)");
 		}
 		else

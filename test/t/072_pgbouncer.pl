@@ -3,7 +3,7 @@
 # quotes:
 # - PgBouncer sends SET application_name when a client lands on a server
 #   connection that last served another application; those transactions
-#   are housekeeping, not the application's (issue 12 point 1);
+#   are housekeeping, not the application's (counted apart);
 # - PgBouncer's check of a server connection before reusing it
 #   (server_check_query, "select 1") is a transaction of the application
 #   that used the connection last; an empty query (";") is none;
@@ -110,13 +110,9 @@ SKIP:
 	# transaction but perhaps the first follows a SET
 	cmp_ok($sets, '>=', 9, 'PgBouncer sends SET application_name at each change of application');
 	check_ledger($node, $ledger, 1) if $ledger;
-	TODO:
-	{
-		local $TODO = 'issue 12 point 1';
-		my $hk_after = housekeeping_xacts();
-		is(defined $hk_after && defined $hk_before ? $hk_after - $hk_before : undef,
-			$sets, 'pg_stat_transactions_info.housekeeping_xacts counts each SET');
-	}
+	my $hk_after = housekeeping_xacts();
+	is(defined $hk_after && defined $hk_before ? $hk_after - $hk_before : undef,
+		$sets, 'pg_stat_transactions_info.housekeeping_xacts counts each SET');
 	stop_pgbouncer($pgb);
 }
 
@@ -146,7 +142,6 @@ SKIP:
 		{
 			cmp_ok($checks, '>=', 9, "check '$check': PgBouncer checks before each reuse");
 			cmp_ok($implicit, '<=', $sets, "check '$check': the checks are not counted");
-			local $TODO = 'issue 12 point 1';
 			is($implicit, 0, "check '$check': nothing but the clients' blocks");
 		}
 		else
@@ -154,7 +149,6 @@ SKIP:
 			cmp_ok($checks, '>=', 9, "check '$check': PgBouncer checks before each reuse");
 			cmp_ok($implicit, '>=', $checks, "check '$check': each check is counted");
 			cmp_ok($implicit, '<=', $checks + $sets, "check '$check': and nothing else but the SETs");
-			local $TODO = 'issue 12 point 1';
 			is($implicit, $checks, "check '$check': the checks are all that is not the clients'");
 		}
 		stop_pgbouncer($pgb);

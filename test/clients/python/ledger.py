@@ -110,8 +110,8 @@ class Section:
     def housekeeping(self, what):
         """The driver sent a transaction of session housekeeping alone
         (DEALLOCATE ALL, for example): not a transaction of the
-        application, although the extension counts it under the untagged
-        key until issue 12 point 1 is fixed."""
+        application; the extension counts it in
+        pg_stat_transactions_info.housekeeping_xacts."""
         self.housekeeping_xacts += 1
         self.note('driver housekeeping: ' + what)
 

@@ -3,7 +3,7 @@ PgBouncer in pool_mode = transaction with one or two server connections.
 
 housekeeping: two applications take turns on one server connection, so
   that PgBouncer sends SET application_name before each transaction; the
-  ledger has their own transactions only (issue 12 point 1).
+  ledger has their own transactions only (PgBouncer's SET is housekeeping).
 checks: the same with blocks, on a PgBouncer that checks a server
   connection (server_check_query) before each reuse.
 leak: one client sets postgres_extension.tag for its session (not SET

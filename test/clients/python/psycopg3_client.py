@@ -134,13 +134,12 @@ conn.execute('SELECT 1')
 main.autocommit('')
 conn.close()
 
-#### issue 12 point 1: housekeeping alone is not a transaction ####
+#### housekeeping alone is not a transaction ####
 # An implicit transaction made only of SET, RESET, DISCARD, SHOW or
 # DEALLOCATE is not counted (pg_stat_transactions_info.housekeeping_xacts
 # counts it); a block opened by BEGIN is counted whatever it holds, and so
 # is a query string that does anything else.
-p1 = led.section(args.app + ':p1', todo='issue 12 point 1',
-                 totals_todo='issue 12 point 1')
+p1 = led.section(args.app + ':p1')
 conn = connect(p1.app)
 for text in ('SET search_path = public', 'RESET search_path', 'SHOW timezone',
              'DISCARD PLANS', 'DEALLOCATE ALL',
@@ -166,8 +165,8 @@ with conn.transaction():
 x.commit()
 conn.close()
 
-#### issue 12 point 3: the last tag of a query string or pipeline ####
-p3 = led.section(args.app + ':p3', todo='issue 12 point 3')
+#### the last tag of a query string or pipeline ####
+p3 = led.section(args.app + ':p3')
 conn = connect(p3.app)
 conn.execute("SELECT 1; SELECT 2 /*tag='second'*/")
 p3.autocommit('second', statements=2)
@@ -180,8 +179,8 @@ with conn.pipeline():
 p3.autocommit('piped', statements=3)
 conn.close()
 
-#### issue 12 point 4: statements failing before they run keep their tag ####
-p4 = led.section(args.app + ':p4', todo='issue 12 point 4')
+#### statements failing before they run keep their tag ####
+p4 = led.section(args.app + ':p4')
 conn = connect(p4.app)
 conn.execute('SELECT 1')
 p4.autocommit('')
@@ -207,8 +206,7 @@ conn.close()
 
 # A session whose first statement fails in parse analysis: today that
 # transaction is not counted at all (later ones are, under '').
-p4f = led.section(args.app + ':p4first', todo='issue 12 point 4',
-                  totals_todo='issue 12 point 4')
+p4f = led.section(args.app + ':p4first')
 conn = connect(p4f.app)
 expect_error(errors.UndefinedTable, lambda: conn.execute(
     "SELECT * FROM no_such_table /*tag='broken'*/"))
