@@ -125,6 +125,40 @@ INSERT INTO n_dc VALUES (1), (1);
 COMMIT AND CHAIN;
 SELECT 12;
 
+-- cursors that are not the client's open portals of their own at the top
+-- level: a FOR loop directly in a deferred trigger fired at commit, and in
+-- an IMMUTABLE function folded at plan time.  Their queries are not
+-- statements.
+SET application_name = 'reader';
+CREATE TABLE n_cur (id int);
+CREATE FUNCTION n_cur_trig() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT id FROM acct LOOP
+  END LOOP;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER n_cur_trig AFTER INSERT ON n_cur
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION n_cur_trig();
+CREATE FUNCTION n_folded() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+  n int := 0;
+BEGIN
+  FOR r IN SELECT id FROM acct LOOP
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $$;
+SET application_name = 'n_cursor';
+INSERT INTO n_cur VALUES (1);
+BEGIN;
+INSERT INTO n_cur VALUES (2), (3), (4);
+COMMIT;
+SELECT n_folded() AS folded;
+SELECT count(*) FROM acct WHERE id < n_folded();
+
 SET application_name = 'reader';
 SELECT * FROM n_counts;
 SELECT application_name AS app, total_idle_time >= 300 AS idle_300ms,
