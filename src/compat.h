@@ -20,6 +20,11 @@
 
 #include "miscadmin.h"
 #include "pgstat.h"
+#if PG_VERSION_NUM >= 160000
+#include "nodes/queryjumble.h"
+#elif PG_VERSION_NUM >= 140000
+#include "utils/queryjumble.h"
+#endif
 #include "postmaster/autovacuum.h"
 #include "replication/walsender.h"
 #include "storage/proc.h"
@@ -146,6 +151,35 @@ pgxt_my_activity_text(void)
 	return MyBEEntry->st_activity_raw;
 #else
 	return NULL;
+#endif
+}
+
+/*
+ * Query ids: the core computes them from 14 on (utils/queryjumble.h, moved
+ * to nodes/queryjumble.h in 16), when compute_query_id is on, or auto and a
+ * module asked for them with EnableQueryId().  13 has none.
+ */
+static inline bool
+pgxt_query_id_supported(void)
+{
+	return PG_VERSION_NUM >= 140000;
+}
+
+static inline bool
+pgxt_query_id_enabled(void)
+{
+#if PG_VERSION_NUM >= 140000
+	return IsQueryIdEnabled();
+#else
+	return false;
+#endif
+}
+
+static inline void
+pgxt_enable_query_id(void)
+{
+#if PG_VERSION_NUM >= 140000
+	EnableQueryId();
 #endif
 }
 

@@ -78,6 +78,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "commands/dbcommands.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "parser/analyze.h"
@@ -91,6 +92,7 @@
 
 #include "compat.h"
 #include "enforce.h"
+#include "fingerprints.h"
 #include "hooks.h"
 #include "postgres_extension.h"
 #include "store.h"
@@ -112,8 +114,15 @@ typedef struct LocalXact
 	int64		active_us;
 	int64		max_idle_us;
 	int64		statements;
-	uint64		queryid;
+	uint64		queryid;		/* of the latest statement */
 	Oid			userid;
+	/* its fingerprint so far (fingerprints.c) */
+	uint64		fingerprint;
+	int			nsteps;
+	bool		steps_truncated;
+	bool		any_idle;		/* some idle gap since it opened */
+	int64		first_gap_us;	/* idle before its first step */
+	PgxtStep	steps[PGXT_FP_STEPS];
 	char		appname[NAMEDATALEN];
 	char		tag[PGXT_TAG_LEN];
 } LocalXact;
@@ -148,6 +157,7 @@ static SubTransactionId inner_subid = InvalidSubTransactionId;
 static BackendTracking backend_tracking = BACKEND_UNDECIDED;
 static PgxtSlot *my_slot = NULL;
 static LocalXact xact;
+static bool fingerprinting = false;	/* the fingerprints' table exists */
 
 /*
  * A block opened by BEGIN, or chained by COMMIT or ROLLBACK AND CHAIN, is
@@ -304,6 +314,7 @@ backend_attach(void)
 	session_names.rolename = session_rolename;
 	session_names.dbname = session_dbname;
 	pgxt_enforce_attach(&session_names);
+	fingerprinting = pgxt_fp_ready();
 	before_shmem_exit(backend_exit, (Datum) 0);
 	backend_tracking = BACKEND_TRACKED;
 	request_loop_top();
@@ -325,6 +336,8 @@ slot_publish(PgxtSlotState state, TimestampTz since)
 	my_slot->statements = xact.statements;
 	my_slot->xact_start = xact.start;
 	my_slot->queryid = xact.queryid;
+	my_slot->fingerprint = xact.fingerprint;
+	my_slot->nsteps = xact.nsteps;
 	if (slot_names_dirty)
 	{
 		my_slot->userid = xact.userid;
@@ -493,6 +506,11 @@ xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 	xact.max_idle_us = 0;
 	xact.statements = 0;
 	xact.queryid = 0;
+	xact.fingerprint = 0;
+	xact.nsteps = 0;
+	xact.steps_truncated = false;
+	xact.any_idle = false;
+	xact.first_gap_us = 0;
 	if (unlikely(explicit_lxid != InvalidLocalTransactionId))
 	{
 		xact.explicit_block = explicit_lxid == pgxt_my_lxid();
@@ -516,6 +534,44 @@ xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 		pgxt_enforce_xact_begin(start);
 	if (publish)
 		slot_publish(state, start);
+}
+
+/*
+ * An idle gap of gap_us ended: the longest so far, and the idle time after
+ * the latest step (before the first, if none yet).
+ */
+static pg_attribute_always_inline void
+note_gap(int64 gap_us)
+{
+	if (gap_us > xact.max_idle_us)
+		xact.max_idle_us = gap_us;
+	if (gap_us > 0)
+	{
+		xact.any_idle = true;
+		if (xact.nsteps > 0)
+			xact.steps[xact.nsteps - 1].idle_us += gap_us;
+		else
+			xact.first_gap_us += gap_us;
+	}
+}
+
+/*
+ * A statement of query id queryid (not 0) that is not the latest one's:
+ * a new step of the transaction's fingerprint.  Past the steps kept, the
+ * last one kept takes the rest's idle time.
+ */
+static pg_attribute_always_inline void
+step_begin(uint64 queryid)
+{
+	xact.fingerprint = hash_combine64(xact.fingerprint, queryid);
+	if (likely(xact.nsteps < PGXT_FP_STEPS))
+	{
+		xact.steps[xact.nsteps].queryid = queryid;
+		xact.steps[xact.nsteps].idle_us = 0;
+		xact.nsteps++;
+	}
+	else
+		xact.steps_truncated = true;
 }
 
 /*
@@ -545,8 +601,7 @@ xact_move(PgxtSlotState to, TimestampTz at, bool publish)
 	{
 		/* a gap ends: the client's next statement arrived at at */
 		at = Max(at, xact.last_mark);
-		if (at - xact.last_mark > xact.max_idle_us)
-			xact.max_idle_us = at - xact.last_mark;
+		note_gap(at - xact.last_mark);
 		xact.span_start = at;
 		if (unlikely(pgxt_enforce_attention))
 			pgxt_enforce_gap_end();
@@ -607,7 +662,12 @@ xact_finished_elsewhere(bool housekeeping, bool committed, TimestampTz end,
 	sample.explicit_block = xact.explicit_block;
 	sample.readonly = readonly;
 	sample.timed_out = timed_out;
-	pgxt_store_append_waiting(my_slot, &owner, &xact_key, &sample);
+	sample.fingerprint = xact.fingerprint;
+	sample.nsteps = (uint8) xact.nsteps;
+	sample.first_gap_us = xact.first_gap_us;
+	sample.steps_truncated = xact.steps_truncated;
+	sample.idle = xact.any_idle;
+	pgxt_store_append_waiting(my_slot, &owner, &xact_key, &sample, xact.steps);
 }
 
 /*
@@ -642,8 +702,8 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 	{
 		if (tail_active)
 			xact.active_us += end - xact.last_mark;
-		else if (end - xact.last_mark > xact.max_idle_us)
-			xact.max_idle_us = end - xact.last_mark;
+		else
+			note_gap(end - xact.last_mark);
 	}
 	hold_us = Max(end - xact.start, 0);
 	active_us = Min(xact.active_us, hold_us);
@@ -672,7 +732,7 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 	if (unlikely(my_slot->logged_xact_start != 0))
 		timed_out |= my_slot->logged_xact_start == xact.start;
 	sample = likely(!housekeeping) ?
-		pgxt_slot_next_sample(my_slot, &owner, &xact_key) : NULL;
+		pgxt_slot_next_sample(my_slot, &owner, &xact_key, xact.nsteps) : NULL;
 	if (likely(sample != NULL))
 	{
 		sample->end = end;
@@ -684,6 +744,15 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 		sample->explicit_block = xact.explicit_block;
 		sample->readonly = readonly;
 		sample->timed_out = timed_out;
+		sample->fingerprint = xact.fingerprint;
+		sample->nsteps = 0;
+		if (xact.nsteps > 0)
+		{
+			sample->first_gap_us = xact.first_gap_us;
+			sample->steps_truncated = xact.steps_truncated;
+			sample->idle = xact.any_idle;
+			pgxt_slot_add_steps(my_slot, sample, xact.steps, xact.nsteps);
+		}
 		flush_due = pgxt_slot_flush_due(my_slot);
 	}
 	my_slot->state = PGXT_STATE_NONE;
@@ -793,7 +862,12 @@ statement_begin(const PlannedStmt *stmt, const char *text, bool utility)
 	if (stmt != NULL)
 	{
 		xact.statements++;
-		xact.queryid = stmt->queryId;
+		if (stmt->queryId != xact.queryid)
+		{
+			xact.queryid = stmt->queryId;
+			if (likely(fingerprinting) && stmt->queryId != 0)
+				step_begin(stmt->queryId);
+		}
 		if (!utility)
 			xact.housekeeping = false;
 		else if (xact.housekeeping && !housekeeping_statement(stmt))

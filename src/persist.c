@@ -44,6 +44,7 @@
 #include "storage/ipc.h"
 #include "utils/memutils.h"
 
+#include "fingerprints.h"
 #include "history.h"
 #include "persist.h"
 #include "postgres_extension.h"
@@ -52,7 +53,7 @@
 #define STAT_FILE			PGSTAT_STAT_PERMANENT_DIRECTORY "/postgres_extension.stat"
 #define STAT_FILE_TMP		STAT_FILE ".tmp"
 #define STAT_FILE_MAGIC		0x50475854	/* "PGXT" */
-#define STAT_FILE_VERSION	3
+#define STAT_FILE_VERSION	4
 
 /*---- GUC variables ----*/
 bool		pgxt_save = true;
@@ -67,7 +68,11 @@ typedef struct StatFileHeader
 	uint32		hist_buckets;
 	int32		nentries;
 	PgxtStoreInfo info;
-	PgxtHistorySums evicted;	/* evicted since the last history boundary */
+	PgxtHistorySums evicted;
+	uint32		fp_key_size;
+	uint32		fp_counters_size;
+	int32		nfingerprints;
+	int64		fp_dealloc;	/* evicted since the last history boundary */
 	uint64		history_size;	/* bytes of the history ring, 0 if none */
 } StatFileHeader;
 
@@ -77,6 +82,7 @@ typedef struct StatWriter
 	FILE	   *file;
 	pg_crc32c	crc;
 	int32		nentries;
+	int32		nfingerprints;
 	bool		failed;
 } StatWriter;
 
@@ -104,6 +110,30 @@ write_entry(const PgxtKey *key, const PgxtCounters *counters, void *arg)
 	write_chunk(writer, key, sizeof(PgxtKey));
 	write_chunk(writer, counters, sizeof(PgxtCounters));
 	writer->nentries++;
+}
+
+/*
+ * Fingerprint visitor: write one fingerprint.
+ */
+static void
+write_fingerprint(const PgxtFpKey *key, const PgxtFpCounters *counters,
+				  void *arg)
+{
+	StatWriter *writer = (StatWriter *) arg;
+
+	write_chunk(writer, key, sizeof(PgxtFpKey));
+	write_chunk(writer, counters, sizeof(PgxtFpCounters));
+	writer->nfingerprints++;
+}
+
+/*
+ * Fingerprint visitor: count fingerprints.
+ */
+static void
+count_fingerprint(const PgxtFpKey *key, const PgxtFpCounters *counters,
+				  void *arg)
+{
+	(*(int32 *) arg)++;
 }
 
 /*
@@ -158,6 +188,10 @@ persist_shutdown(int code, Datum arg)
 	header.counters_size = sizeof(PgxtCounters);
 	header.hist_buckets = PGXT_HIST_BUCKETS;
 	pgxt_store_foreach(count_entry, &header.nentries);
+	header.fp_key_size = sizeof(PgxtFpKey);
+	header.fp_counters_size = sizeof(PgxtFpCounters);
+	pgxt_fp_foreach(count_fingerprint, &header.nfingerprints);
+	header.fp_dealloc = pgxt_fp_dealloc();
 	pgxt_store_info(&header.info);
 	pgxt_store_evicted(&header.evicted);
 	history_raw = pgxt_history_raw(&history_size);
@@ -175,7 +209,9 @@ persist_shutdown(int code, Datum arg)
 	INIT_CRC32C(writer.crc);
 	write_chunk(&writer, &header, sizeof(header));
 	pgxt_store_foreach(write_entry, &writer);
-	if (writer.nentries != header.nentries)
+	pgxt_fp_foreach(write_fingerprint, &writer);
+	if (writer.nentries != header.nentries ||
+		writer.nfingerprints != header.nfingerprints)
 		writer.failed = true;
 	if (header.history_size > 0)
 		write_chunk(&writer, history_raw, history_size);
@@ -232,6 +268,7 @@ check_header(StatReader *reader, uint64 file_size, StatFileHeader *header,
 			 char *buf, size_t buflen)
 {
 	uint64		entry_size = sizeof(PgxtKey) + sizeof(PgxtCounters);
+	uint64		fp_size = sizeof(PgxtFpKey) + sizeof(PgxtFpCounters);
 	uint64		announced;
 
 	if (file_size < sizeof(StatFileHeader) + sizeof(pg_crc32c) ||
@@ -241,12 +278,15 @@ check_header(StatReader *reader, uint64 file_size, StatFileHeader *header,
 		return "it has a wrong magic number";
 	if (header->version != STAT_FILE_VERSION || header->key_size != sizeof(PgxtKey) ||
 		header->counters_size != sizeof(PgxtCounters) ||
-		header->hist_buckets != PGXT_HIST_BUCKETS || header->nentries < 0)
+		header->hist_buckets != PGXT_HIST_BUCKETS || header->nentries < 0 ||
+		header->fp_key_size != sizeof(PgxtFpKey) ||
+		header->fp_counters_size != sizeof(PgxtFpCounters) ||
+		header->nfingerprints < 0)
 		return "it was written by another version of postgres_extension";
 
-	/* nentries < 2^31 and entry_size < 2^20: only the history can overflow */
+	/* counts < 2^31 and entry sizes < 2^20: only the history can overflow */
 	announced = sizeof(StatFileHeader) + (uint64) header->nentries * entry_size +
-		sizeof(pg_crc32c);
+		(uint64) header->nfingerprints * fp_size + sizeof(pg_crc32c);
 	if (header->history_size > PG_UINT64_MAX - announced)
 		announced = PG_UINT64_MAX;
 	else
@@ -282,6 +322,7 @@ persist_load(void)
 	StatFileHeader header;
 	struct stat st;
 	PgxtCounters *counters = NULL;
+	PgxtFpCounters *fp_counters = NULL;
 	char	   *history_buf = NULL;
 	Size		history_size = 0;
 	bool		history_matches = false;
@@ -332,6 +373,21 @@ persist_load(void)
 			pgxt_store_load_entry(&key, counters);
 		}
 
+		/* fingerprints, kept only if the table exists */
+		fp_counters = palloc(sizeof(PgxtFpCounters));
+		for (i = 0; i < header.nfingerprints; i++)
+		{
+			PgxtFpKey	key;
+
+			if (!read_chunk(&reader, &key, sizeof(PgxtFpKey)) ||
+				!read_chunk(&reader, fp_counters, sizeof(PgxtFpCounters)))
+				break;
+			key.appname[NAMEDATALEN - 1] = '\0';
+			fp_counters->last_tag[PGXT_TAG_LEN - 1] = '\0';
+			fp_counters->nsteps = Min(Max(fp_counters->nsteps, 0), PGXT_FP_STEPS);
+			pgxt_fp_load(&key, fp_counters);
+		}
+
 		/*
 		 * The ring comes back only if its configuration did not change (and
 		 * its copy fits in memory); else it only goes through the CRC.
@@ -369,7 +425,12 @@ persist_load(void)
 	if (problem != NULL)
 	{
 		if (loading)
+		{
 			(void) pgxt_store_load_end(false);
+			LWLockAcquire(pgxt_store_lock(), LW_EXCLUSIVE);
+			pgxt_fp_reset_locked();
+			LWLockRelease(pgxt_store_lock());
+		}
 		ereport(WARNING,
 				(errmsg("ignoring saved statistics in \"%s\": %s", STAT_FILE, problem)));
 	}
@@ -378,6 +439,7 @@ persist_load(void)
 		int64		dropped;
 
 		pgxt_store_restore_info(&header.info, &header.evicted);
+		pgxt_fp_restore_dealloc(header.fp_dealloc);
 		dropped = pgxt_store_load_end(true);
 		if (dropped > 0)
 			ereport(LOG,
@@ -395,6 +457,8 @@ persist_load(void)
 
 	if (counters)
 		pfree(counters);
+	if (fp_counters)
+		pfree(fp_counters);
 	if (history_buf)
 		pfree(history_buf);
 	unlink(STAT_FILE);

@@ -24,6 +24,7 @@
 
 #include "compat.h"
 #include "enforce.h"
+#include "fingerprints.h"
 #include "history.h"
 #include "hooks.h"
 #include "persist.h"
@@ -43,6 +44,13 @@ char	   *pgxt_tag_comment_key = NULL;
 static const struct config_enum_entry action_options[] = {
 	{"terminate", PGXT_ACTION_TERMINATE, false},
 	{"log", PGXT_ACTION_LOG, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry fingerprints_options[] = {
+	{"off", PGXT_FP_OFF, false},
+	{"auto", PGXT_FP_AUTO, false},
+	{"on", PGXT_FP_ON, false},
 	{NULL, 0, false}
 };
 
@@ -70,6 +78,7 @@ pgxt_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	pgxt_store_request();
+	pgxt_fp_request();
 	pgxt_history_request();
 }
 #endif
@@ -90,6 +99,7 @@ static void
 request_shared_memory(void)
 {
 	pgxt_store_request();
+	pgxt_fp_request();
 	pgxt_history_request();
 }
 #endif
@@ -105,6 +115,7 @@ pgxt_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	created = pgxt_store_startup();
+	pgxt_fp_startup();
 	pgxt_history_startup();
 	pgxt_persist_startup(created);
 }
@@ -120,6 +131,22 @@ define_settings(void)
 							"When full, the least used entries are evicted and counted in pg_stat_transactions_info.dealloc.",
 							&pgxt_max_entries,
 							5000, 100, INT_MAX / 2,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable(PGXT_NAME ".fingerprints",
+							 "Whether transaction fingerprints are recorded: auto (when the core computes query ids), on (and have it compute them), off.",
+							 "on costs the computation of query ids when nothing else asks for them.",
+							 &pgxt_fp_mode,
+							 PGXT_FP_AUTO, fingerprints_options,
+							 PGC_POSTMASTER, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable(PGXT_NAME ".fingerprints_max",
+							"Maximum number of (database, role, application, fingerprint) entries kept.",
+							"When full, the least used are evicted and counted in pg_stat_transactions_info.fingerprint_dealloc.",
+							&pgxt_fp_max_entries,
+							1000, 100, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
@@ -236,6 +263,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved(PGXT_NAME);
 	pgxt_history_check_settings();
 
+	pgxt_fp_init();
 	request_shared_memory();
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = pgxt_shmem_startup;

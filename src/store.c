@@ -43,6 +43,7 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "fingerprints.h"
 #include "postgres_extension.h"
 #include "store.h"
 
@@ -339,8 +340,8 @@ entry_alloc(const PgxtKey *key, TimestampTz now)
 /*
  * Histogram bucket of a duration in microseconds.
  */
-static int
-hist_bucket(int64 us)
+int
+pgxt_hist_bucket(int64 us)
 {
 	int			msb;
 
@@ -379,23 +380,25 @@ pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us)
 
 /*
  * The hold time, in microseconds, below which the given fraction of the
- * transactions fall, interpolated inside its bucket and clamped to the
- * observed minimum and maximum.  Returns NaN when there is no data.
+ * xacts transactions of histogram hist fall, interpolated inside its bucket
+ * and clamped to the observed minimum and maximum.  Returns NaN when there
+ * is no data.
  */
 double
-pgxt_hist_percentile(const PgxtCounters *counters, double fraction)
+pgxt_hist_percentile(const uint64 *hist, int64 xacts, int64 min_hold_us,
+					 int64 max_hold_us, double fraction)
 {
 	double		rank;
 	double		seen = 0;
 	int			i;
 
-	if (counters->xacts <= 0)
+	if (xacts <= 0)
 		return get_float8_nan();
 
-	rank = fraction * counters->xacts;
+	rank = fraction * xacts;
 	for (i = 0; i < PGXT_HIST_BUCKETS; i++)
 	{
-		double		count = (double) counters->hist[i];
+		double		count = (double) hist[i];
 
 		if (count > 0 && seen + count >= rank)
 		{
@@ -405,59 +408,36 @@ pgxt_hist_percentile(const PgxtCounters *counters, double fraction)
 
 			pgxt_hist_bounds(i, &lower, &upper);
 			value = lower + (upper - lower) * (rank - seen) / count;
-			value = Max(value, (double) counters->min_hold_us);
-			value = Min(value, (double) counters->max_hold_us);
+			value = Max(value, (double) min_hold_us);
+			value = Min(value, (double) max_hold_us);
 			return value;
 		}
 		seen += count;
 	}
-	return (double) counters->max_hold_us;
+	return (double) max_hold_us;
 }
 
 /*
- * Fold the transactions of samples[0..n) whose key_index is key_index
- * (at least one) into entry.  Caller holds pgxt_shared->lock; the batch is
- * summed first, without the entry's
- * spinlock, which is then held only to merge the sums in.  Only what
- * cannot be derived is kept: rollbacks are xacts - commits, idle time is
- * hold - active, the mean is total / xacts.  The sum of squared deviations
- * from the mean is the batch's own (from values shifted by its first hold
- * time, exact enough over a few dozen of them) merged into the entry's by
- * the pairwise formula of Chan, Golub and LeVeque, which stays accurate
- * however long the entry lives.
+ * Sum, into *batch, the transactions of samples[0..n) of key key_index and
+ * of fingerprint fingerprint (at least one).  Only what cannot be derived
+ * is kept: rollbacks are xacts - commits, idle time is hold - active, the
+ * mean is total / xacts.  The squares of the hold times are summed shifted
+ * by the first one's (exact enough over a few dozen of them).
  */
 static void
-entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n,
-		   int key_index)
+batch_sum(PgxtBatch *batch, const PgxtXactSample *samples, int n,
+		  int key_index, uint64 fingerprint)
 {
-	PgxtCounters *c = &entry->counters;
-	int64		shift = 0;
-	int64		commits = 0;
-	int64		hold_us = 0;
-	int64		active_us = 0;
-	int64		statements = 0;
-	int64		explicit_xacts = 0;
-	int64		readonly_xacts = 0;
-	int64		timeouts = 0;
-	int64		min_hold_us = PG_INT64_MAX;
-	int64		max_hold_us = 0;
-	int64		max_idle_us = 0;
-	double		sum_sq_shifted = 0;
-	double		batch_mean_shifted;
-	double		batch_sum_var;
-	uint16		buckets[PGXT_PENDING_MAX];
-	TimestampTz last_end = 0;
-	int			nkey = 0;
 	int			i;
 
-	Assert(n > 0 && n <= PGXT_PENDING_MAX);
-	StaticAssertStmt(PGXT_HIST_BUCKETS <= PG_UINT16_MAX + 1,
-					 "bucket numbers fit in uint16");
+	memset(batch, 0, offsetof(PgxtBatch, buckets));
+	batch->min_hold_us = PG_INT64_MAX;
 	for (i = 0; i < n; i++)
 	{
-		if (samples[i].key_index == key_index)
+		if (samples[i].key_index == key_index &&
+			samples[i].fingerprint == fingerprint)
 		{
-			shift = samples[i].hold_us;
+			batch->shift = samples[i].hold_us;
 			break;
 		}
 	}
@@ -466,64 +446,81 @@ entry_fold(PgxtEntry *entry, const PgxtXactSample *samples, int n,
 		const PgxtXactSample *s = &samples[i];
 		double		shifted;
 
-		if (s->key_index != key_index)
+		if (s->key_index != key_index || s->fingerprint != fingerprint)
 			continue;
-		shifted = (double) (s->hold_us - shift);
+		shifted = (double) (s->hold_us - batch->shift);
 
-		commits += s->committed;
-		hold_us += s->hold_us;
-		sum_sq_shifted += shifted * shifted;
-		active_us += s->active_us;
-		statements += s->statements;
-		explicit_xacts += s->explicit_block;
-		readonly_xacts += s->readonly;
-		timeouts += s->timed_out;
-		min_hold_us = Min(min_hold_us, s->hold_us);
-		max_hold_us = Max(max_hold_us, s->hold_us);
-		max_idle_us = Max(max_idle_us, s->max_idle_us);
-		buckets[nkey++] = (uint16) hist_bucket(s->hold_us);
-		last_end = s->end;
+		batch->commits += s->committed;
+		batch->hold_us += s->hold_us;
+		batch->sum_sq_shifted += shifted * shifted;
+		batch->active_us += s->active_us;
+		batch->statements += s->statements;
+		batch->explicit_xacts += s->explicit_block;
+		batch->readonly_xacts += s->readonly;
+		batch->timeouts += s->timed_out;
+		batch->min_hold_us = Min(batch->min_hold_us, s->hold_us);
+		batch->max_hold_us = Max(batch->max_hold_us, s->hold_us);
+		batch->max_idle_us = Max(batch->max_idle_us, s->max_idle_us);
+		batch->buckets[batch->n++] = (uint16) pgxt_hist_bucket(s->hold_us);
+		batch->last_end = s->end;
 	}
-	Assert(nkey > 0);
-	batch_mean_shifted = (double) (hold_us - nkey * shift) / nkey;
-	batch_sum_var = sum_sq_shifted - nkey * batch_mean_shifted * batch_mean_shifted;
-	batch_sum_var = Max(batch_sum_var, 0.0);
+	Assert(batch->n > 0);
+}
+
+/*
+ * Merge the hold times' sum of squared deviations of a batch into that of
+ * counts earlier transactions whose hold times total total_us, and return
+ * it: the pairwise formula of Chan, Golub and LeVeque, which stays accurate
+ * however long an entry lives.
+ */
+double
+pgxt_batch_merge_var(const PgxtBatch *batch, double sum_var, int64 count,
+					 int64 total_us)
+{
+	double		mean_shifted = (double) (batch->hold_us - batch->n * batch->shift) /
+		batch->n;
+	double		batch_var = batch->sum_sq_shifted -
+		batch->n * mean_shifted * mean_shifted;
+	double		delta;
+
+	batch_var = Max(batch_var, 0.0);
+	if (count == 0)
+		return batch_var;
+	delta = ((double) batch->shift + mean_shifted) - (double) total_us / count;
+	return sum_var + batch_var + delta * delta * count * batch->n / (count + batch->n);
+}
+
+/*
+ * Merge a batch into entry, under the entry's spinlock.  Caller holds
+ * pgxt_shared->lock.
+ */
+static void
+entry_merge(PgxtEntry *entry, const PgxtBatch *batch)
+{
+	PgxtCounters *c = &entry->counters;
+	int			i;
 
 	SpinLockAcquire(&entry->mutex);
-	if (c->xacts > 0)
-	{
-		double		delta = ((double) shift + batch_mean_shifted) -
-			(double) c->total_hold_us / c->xacts;
-
-		c->sum_var_hold += batch_sum_var +
-			delta * delta * c->xacts * nkey / (c->xacts + nkey);
-		c->min_hold_us = Min(c->min_hold_us, min_hold_us);
-	}
-	else
-	{
-		c->sum_var_hold = batch_sum_var;
-		c->min_hold_us = min_hold_us;
-	}
-	c->xacts += nkey;
-	c->commits += commits;
-	c->total_hold_us += hold_us;
-	c->max_hold_us = Max(c->max_hold_us, max_hold_us);
+	c->sum_var_hold = pgxt_batch_merge_var(batch, c->sum_var_hold, c->xacts,
+										   c->total_hold_us);
+	c->min_hold_us = c->xacts > 0 ? Min(c->min_hold_us, batch->min_hold_us) :
+		batch->min_hold_us;
+	c->xacts += batch->n;
+	c->commits += batch->commits;
+	c->total_hold_us += batch->hold_us;
+	c->max_hold_us = Max(c->max_hold_us, batch->max_hold_us);
 	c->history_base.max_hold_us = Max(c->history_base.max_hold_us,
-									  max_hold_us);
-	c->total_active_us += active_us;
-	c->max_idle_us = Max(c->max_idle_us, max_idle_us);
-	c->statements += statements;
-	c->explicit_xacts += explicit_xacts;
-	c->readonly_xacts += readonly_xacts;
-	c->timeouts += timeouts;
-	for (i = 0; i < nkey; i++)
-	{
-		/* buckets[0..nkey) were set by the loop above */
-		/* cppcheck-suppress uninitvar */
-		c->hist[buckets[i]]++;
-	}
-	c->usage += nkey * USAGE_INIT;
-	c->last_seen = last_end;
+									  batch->max_hold_us);
+	c->total_active_us += batch->active_us;
+	c->max_idle_us = Max(c->max_idle_us, batch->max_idle_us);
+	c->statements += batch->statements;
+	c->explicit_xacts += batch->explicit_xacts;
+	c->readonly_xacts += batch->readonly_xacts;
+	c->timeouts += batch->timeouts;
+	for (i = 0; i < batch->n; i++)
+		c->hist[batch->buckets[i]]++;
+	c->usage += batch->n * USAGE_INIT;
+	c->last_seen = batch->last_end;
 	SpinLockRelease(&entry->mutex);
 }
 
@@ -539,30 +536,197 @@ pgxt_counters_stddev_hold(const PgxtCounters *counters)
 }
 
 /*
- * Fold every key of a pending list (its keys[0..nkeys), its samples[0..n))
- * into the hash, creating entries as needed.  Caller holds
- * pgxt_shared->lock exclusively.  An entry the hash cannot take even after
- * eviction loses its transactions.
+ * The transactions of a pending list fold by group: those of one key and
+ * one fingerprint.
+ */
+typedef struct FoldGroup
+{
+	int			key_index;
+	uint64		fingerprint;
+	PgxtEntry  *entry;
+	PgxtFpEntry *fp_entry;
+} FoldGroup;
+
+/*
+ * Find the groups of samples[0..n) into groups (room for n); return how
+ * many.  Consecutive transactions of one group cost one comparison.
+ */
+static int
+find_groups(const PgxtXactSample *samples, int n, FoldGroup *groups)
+{
+	int			ngroups = 0;
+	int			last = -1;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		const PgxtXactSample *s = &samples[i];
+		int			g;
+
+		if (last >= 0 && groups[last].key_index == s->key_index &&
+			groups[last].fingerprint == s->fingerprint)
+			continue;
+		for (g = 0; g < ngroups; g++)
+		{
+			if (groups[g].key_index == s->key_index &&
+				groups[g].fingerprint == s->fingerprint)
+				break;
+		}
+		if (g == ngroups)
+		{
+			groups[g].key_index = s->key_index;
+			groups[g].fingerprint = s->fingerprint;
+			groups[g].entry = NULL;
+			groups[g].fp_entry = NULL;
+			ngroups++;
+		}
+		last = g;
+	}
+	return ngroups;
+}
+
+/*
+ * The fingerprint key of a group of key key.
  */
 static void
-fold_pending_list(const PgxtKey *keys, int nkeys,
-				  const PgxtXactSample *samples, int n)
+fp_key_of(const PgxtKey *key, uint64 fingerprint, PgxtFpKey *fp_key)
 {
-	int			k;
+	memset(fp_key, 0, sizeof(PgxtFpKey));
+	fp_key->dbid = key->dbid;
+	fp_key->userid = key->userid;
+	memcpy(fp_key->appname, key->appname, NAMEDATALEN);
+	fp_key->fingerprint = fingerprint;
+}
 
-	for (k = 0; k < nkeys; k++)
+/*
+ * Fold a group of the pending list (keys, samples[0..n), steps) into its
+ * entries, found already: the key's entry, and the fingerprint's.  Caller
+ * holds pgxt_shared->lock.
+ */
+static void
+fold_group(const FoldGroup *group, const PgxtKey *keys,
+		   const PgxtXactSample *samples, int n, const PgxtStep *steps)
+{
+	PgxtBatch	batch;
+	int64		idle_after[PGXT_FP_STEPS];
+	int64		first_gap_us = 0;
+	const PgxtXactSample *first = NULL;
+	int			nsteps = 0;
+	int			i;
+
+	batch_sum(&batch, samples, n, group->key_index, group->fingerprint);
+	if (group->entry != NULL)
+		entry_merge(group->entry, &batch);
+	if (group->fp_entry == NULL)
+		return;
+
+	/* the steps' idle times: the same steps for every one of the group */
+	for (i = 0; i < n; i++)
 	{
-		PgxtEntry  *entry;
-		int			i;
+		const PgxtXactSample *s = &samples[i];
+		int			j;
 
-		for (i = 0; i < n && samples[i].key_index != k; i++)
-			;
-		if (i == n)
+		if (s->key_index != group->key_index ||
+			s->fingerprint != group->fingerprint)
 			continue;
-		entry = entry_alloc(&keys[k], samples[i].end);
-		if (entry != NULL)
-			entry_fold(entry, samples, n, k);
+		if (first == NULL)
+		{
+			first = s;
+			nsteps = s->nsteps;
+			memset(idle_after, 0, nsteps * sizeof(int64));
+		}
+		if (!s->idle)
+			continue;
+		first_gap_us += s->first_gap_us;
+		for (j = 0; j < nsteps && j < s->nsteps; j++)
+			idle_after[j] += steps[s->step_start + j].idle_us;
 	}
+	pgxt_fp_merge(group->fp_entry, &batch, first, &steps[first->step_start],
+				  idle_after, nsteps, first_gap_us,
+				  keys[group->key_index].tag);
+}
+
+/*
+ * Fold a pending list (keys[0..nkeys), samples[0..n), steps) into the
+ * hash.  Without create, caller holds pgxt_shared->lock at least shared and
+ * every entry must exist: if one does not, nothing is folded and false is
+ * returned.  With create, caller holds the lock exclusively, and missing
+ * entries are created (an entry the hash cannot take even after eviction
+ * loses its transactions).  owner (NULL for a reader) remembers the
+ * entries for the next time.
+ */
+static bool
+fold_pending(const PgxtKey *keys, const PgxtXactSample *samples, int n,
+			 const PgxtStep *steps, PgxtOwner *owner, bool create)
+{
+	FoldGroup	groups[PGXT_PENDING_MAX];
+	int			ngroups = find_groups(samples, n, groups);
+	int			g;
+
+	for (g = 0; g < ngroups; g++)
+	{
+		FoldGroup  *group = &groups[g];
+		const PgxtKey *key = &keys[group->key_index];
+		PgxtFpKey	fp_key;
+
+		if (owner != NULL && owner->cached_entry != NULL &&
+			owner->cached_generation == pgxt_shared->generation &&
+			memcmp(&owner->cached_key, key, sizeof(PgxtKey)) == 0)
+			group->entry = (PgxtEntry *) owner->cached_entry;
+		else if (create)
+			group->entry = entry_alloc(key, samples[0].end);
+		else
+			group->entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
+		if (group->entry == NULL && !create)
+			return false;
+
+		if (group->fingerprint != 0 && pgxt_fp_ready())
+		{
+			if (owner != NULL && owner->cached_fp_entry != NULL &&
+				owner->cached_fingerprint == group->fingerprint &&
+				owner->cached_fp_main == group->entry &&
+				owner->cached_fp_generation == pgxt_fp_generation())
+				group->fp_entry = (PgxtFpEntry *) owner->cached_fp_entry;
+			else
+			{
+				fp_key_of(key, group->fingerprint, &fp_key);
+				group->fp_entry = create ? pgxt_fp_enter(&fp_key, samples[0].end) :
+					pgxt_fp_find(&fp_key);
+				if (group->fp_entry == NULL && !create)
+					return false;
+			}
+		}
+
+		/* new entries may evict others: fold this group at once */
+		if (create)
+			fold_group(group, keys, samples, n, steps);
+	}
+
+	if (!create)
+	{
+		for (g = 0; g < ngroups; g++)
+			fold_group(&groups[g], keys, samples, n, steps);
+	}
+
+	if (owner != NULL && ngroups > 0)
+	{
+		FoldGroup  *last = &groups[ngroups - 1];
+
+		if (last->entry != NULL)
+		{
+			owner->cached_key = keys[last->key_index];
+			owner->cached_entry = last->entry;
+			owner->cached_generation = pgxt_shared->generation;
+		}
+		if (last->fp_entry != NULL)
+		{
+			owner->cached_fingerprint = last->fingerprint;
+			owner->cached_fp_entry = last->fp_entry;
+			owner->cached_fp_main = last->entry;
+			owner->cached_fp_generation = pgxt_fp_generation();
+		}
+	}
+	return true;
 }
 
 /*
@@ -573,6 +737,7 @@ static inline void
 slot_clear_pending(PgxtSlot *slot)
 {
 	slot->npending = 0;
+	slot->npending_steps = 0;
 }
 
 /*
@@ -615,20 +780,22 @@ pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
  */
 void
 pgxt_store_append_waiting(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
-						  const PgxtXactSample *sample)
+						  const PgxtXactSample *sample, const PgxtStep *steps)
 {
 	PgxtXactSample *dest;
 
 	if (!pgxt_store_flush(slot, owner, false))
 		(void) pgxt_store_flush(slot, owner, true);
 	SpinLockAcquire(&slot->mutex);
-	dest = pgxt_slot_next_sample(slot, owner, key);
+	dest = pgxt_slot_next_sample(slot, owner, key, sample->nsteps);
 	if (dest != NULL)
 	{
 		uint8		key_index = dest->key_index;
 
 		*dest = *sample;
 		dest->key_index = key_index;
+		if (sample->nsteps > 0)
+			pgxt_slot_add_steps(slot, dest, steps, sample->nsteps);
 	}
 	SpinLockRelease(&slot->mutex);
 }
@@ -643,31 +810,6 @@ pgxt_store_count_housekeeping(void)
 	SpinLockAcquire(&pgxt_shared->mutex);
 	pgxt_shared->housekeeping_xacts++;
 	SpinLockRelease(&pgxt_shared->mutex);
-}
-
-/*
- * The entry of slot's pending key k, under the shared lock: the owner's
- * cached entry if it is that key's and no eviction or reset happened since,
- * else a lookup.  NULL when the key has no entry yet.
- */
-static PgxtEntry *
-owner_entry(PgxtSlot *slot, PgxtOwner *owner, int k)
-{
-	const PgxtKey *key = &slot->pending_keys[k];
-	PgxtEntry  *entry;
-
-	if (owner->cached_entry != NULL &&
-		owner->cached_generation == pgxt_shared->generation &&
-		memcmp(&owner->cached_key, key, sizeof(PgxtKey)) == 0)
-		return (PgxtEntry *) owner->cached_entry;
-	entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
-	if (entry != NULL)
-	{
-		owner->cached_key = *key;
-		owner->cached_entry = entry;
-		owner->cached_generation = pgxt_shared->generation;
-	}
-	return entry;
 }
 
 /*
@@ -688,12 +830,7 @@ owner_entry(PgxtSlot *slot, PgxtOwner *owner, int k)
 bool
 pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait)
 {
-	PgxtXactSample *samples = slot->pending;
-	bool		has_entry[PGXT_PENDING_KEYS];
-	bool		missing = false;
 	int			n;
-	int			nkeys;
-	int			k;
 
 	if (slot->npending == 0 || !pgxt_store_ready())
 		return true;
@@ -703,55 +840,32 @@ pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait)
 	else if (!LWLockConditionalAcquire(pgxt_shared->lock, LW_SHARED))
 		return false;
 
-	/* a reader or a reset may have emptied the list before we got the lock */
+	/*
+	 * A reader or a reset may have emptied the list before we got the lock
+	 * (cppcheck cannot know that another process writes it).
+	 */
 	n = slot->npending;
-	nkeys = slot->npending_keys;
-	for (k = 0; k < nkeys; k++)
+	/* cppcheck-suppress knownConditionTrueFalse */
+	if (n == 0 || fold_pending(slot->pending_keys, slot->pending, n,
+							   slot->pending_steps, owner, false))
 	{
-		PgxtEntry  *entry = owner_entry(slot, owner, k);
-		int			i;
-
-		has_entry[k] = entry != NULL;
-		for (i = 0; i < n && samples[i].key_index != k; i++)
-			;
-		if (i == n)
-			continue;
-		if (entry != NULL)
-			entry_fold(entry, samples, n, k);
-		else
-			missing = true;
-	}
-
-	/* what is folded leaves; the transactions of new keys stay */
-	SpinLockAcquire(&slot->mutex);
-	if (!missing)
+		SpinLockAcquire(&slot->mutex);
 		slot_clear_pending(slot);
-	else
-	{
-		int			i;
-		int			kept = 0;
-
-		for (i = 0; i < n; i++)
-		{
-			if (!has_entry[samples[i].key_index])
-				samples[kept++] = samples[i];
-		}
-		slot->npending = kept;
+		SpinLockRelease(&slot->mutex);
+		LWLockRelease(pgxt_shared->lock);
+		return true;
 	}
-	SpinLockRelease(&slot->mutex);
 	LWLockRelease(pgxt_shared->lock);
 
-	if (!missing)
-		return true;
-
-	/* new keys: only the exclusive lock inserts them */
+	/* new keys or fingerprints: only the exclusive lock inserts them */
 	if (wait)
 		LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
 	else if (!LWLockConditionalAcquire(pgxt_shared->lock, LW_EXCLUSIVE))
 		return false;
 	n = slot->npending;
 	if (n > 0)
-		fold_pending_list(slot->pending_keys, slot->npending_keys, samples, n);
+		(void) fold_pending(slot->pending_keys, slot->pending, n,
+							slot->pending_steps, owner, true);
 	SpinLockAcquire(&slot->mutex);
 	slot_clear_pending(slot);
 	SpinLockRelease(&slot->mutex);
@@ -770,6 +884,7 @@ drain_pending(void)
 {
 	PgxtXactSample samples[PGXT_PENDING_MAX];
 	PgxtKey		keys[PGXT_PENDING_KEYS];
+	PgxtStep	steps[PGXT_PENDING_STEPS];
 	int			i;
 
 	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
@@ -777,23 +892,43 @@ drain_pending(void)
 	{
 		PgxtSlot   *slot = &pgxt_slots[i];
 		int			n;
-		int			nkeys;
 
 		SpinLockAcquire(&slot->mutex);
 		n = slot->npending;
-		nkeys = slot->npending_keys;
 		if (n > 0)
 		{
-			memcpy(keys, slot->pending_keys, nkeys * sizeof(PgxtKey));
+			memcpy(keys, slot->pending_keys, slot->npending_keys * sizeof(PgxtKey));
 			memcpy(samples, slot->pending, n * sizeof(PgxtXactSample));
+			memcpy(steps, slot->pending_steps,
+				   slot->npending_steps * sizeof(PgxtStep));
 			slot_clear_pending(slot);
 		}
 		SpinLockRelease(&slot->mutex);
 
 		if (n > 0)
-			fold_pending_list(keys, nkeys, samples, n);
+			(void) fold_pending(keys, samples, n, steps, NULL, true);
 	}
 	LWLockRelease(pgxt_shared->lock);
+}
+
+/*
+ * Fold every slot's pending transactions, for a reader of the
+ * fingerprints.  Takes pgxt_shared->lock exclusively.
+ */
+void
+pgxt_store_drain(void)
+{
+	drain_pending();
+}
+
+/*
+ * The lock that protects the statistics and the fingerprints (see
+ * store.h).
+ */
+LWLock *
+pgxt_store_lock(void)
+{
+	return pgxt_shared->lock;
 }
 
 /*
@@ -1145,9 +1280,10 @@ pgxt_store_timeout_events(PgxtTimeoutEvent *events)
 }
 
 /*
- * Discard every entry, the slots' pending transactions and the watchdog
- * events, and restart the global counters.  Takes pgxt_shared->lock
- * exclusively (and each slot's spinlock), then pgxt_shared->events_lock.
+ * Discard every entry and fingerprint, the slots' pending transactions and
+ * the watchdog events, and restart the global counters.  Takes
+ * pgxt_shared->lock exclusively (and each slot's spinlock), then
+ * pgxt_shared->events_lock.
  */
 void
 pgxt_store_reset(void)
@@ -1168,6 +1304,7 @@ pgxt_store_reset(void)
 		slot_clear_pending(&pgxt_slots[i]);
 		SpinLockRelease(&pgxt_slots[i].mutex);
 	}
+	pgxt_fp_reset_locked();
 
 	SpinLockAcquire(&pgxt_shared->mutex);
 	pgxt_shared->dealloc = 0;

@@ -86,21 +86,6 @@ typedef struct PgxtKey
 	char		tag[PGXT_TAG_LEN];
 } PgxtKey;
 
-/* One finished transaction, as the hot path hands it to the store. */
-typedef struct PgxtXactSample
-{
-	TimestampTz end;
-	int64		hold_us;
-	int64		active_us;
-	int64		max_idle_us;
-	int64		statements;
-	bool		committed;
-	bool		explicit_block;
-	bool		readonly;
-	bool		timed_out;
-	uint8		key_index;		/* in the slot's pending_keys */
-} PgxtXactSample;
-
 /*
  * Transactions a backend keeps in its slot before it folds them into their
  * entries, and the distinct keys they may have.  The backend tries to fold
@@ -111,6 +96,66 @@ typedef struct PgxtXactSample
 #define PGXT_PENDING_MAX		48
 #define PGXT_PENDING_FLUSH		32
 #define PGXT_PENDING_KEYS		8
+#define PGXT_PENDING_STEPS		256
+
+/*
+ * Steps of a transaction's fingerprint kept per transaction and per
+ * fingerprint: a step is a statement, or a run of one statement repeated
+ * (same query id); steps past the last kept one add their idle time to it.
+ */
+#define PGXT_FP_STEPS			32
+
+/* One step of a transaction: its query id and the idle time after it. */
+typedef struct PgxtStep
+{
+	uint64		queryid;
+	int64		idle_us;
+} PgxtStep;
+
+/* One finished transaction, as the hot path hands it to the store. */
+typedef struct PgxtXactSample
+{
+	TimestampTz end;
+	int64		hold_us;
+	int64		active_us;
+	int64		max_idle_us;
+	int64		statements;
+	uint64		fingerprint;	/* 0: none (no steps, or not recorded) */
+	int64		first_gap_us;	/* idle before its first step */
+	bool		committed;
+	bool		explicit_block;
+	bool		readonly;
+	bool		timed_out;
+	uint8		key_index;		/* in the slot's pending_keys */
+	uint8		nsteps;			/* its steps in the slot's pending_steps */
+	bool		steps_truncated;	/* it had more steps than kept */
+	bool		idle;			/* some step (or first_gap_us) is not 0 */
+	uint16		step_start;
+} PgxtXactSample;
+
+/*
+ * The sums of a group of pending transactions (of one key, or of one key
+ * and one fingerprint), folded into an entry at once.
+ */
+typedef struct PgxtBatch
+{
+	int			n;
+	int64		commits;
+	int64		hold_us;
+	int64		active_us;
+	int64		statements;
+	int64		explicit_xacts;
+	int64		readonly_xacts;
+	int64		timeouts;
+	int64		min_hold_us;
+	int64		max_hold_us;
+	int64		max_idle_us;
+	int64		shift;			/* hold time the squares are shifted by */
+	double		sum_sq_shifted;
+	TimestampTz last_end;
+	uint16		buckets[PGXT_PENDING_MAX];	/* histogram bucket of each */
+} PgxtBatch;
+
 
 /*
  * One per backend, indexed by pgxt_my_slot_index().  The owning backend
@@ -131,6 +176,8 @@ typedef struct PgxtSlot
 	int64		active_us;		/* active time of finished statements */
 	int64		statements;
 	uint64		queryid;
+	uint64		fingerprint;	/* of its steps so far, 0 if none */
+	int			nsteps;			/* its steps so far */
 	uint64		names_version;	/* bumped when the names below change */
 	char		appname[NAMEDATALEN];
 	char		tag[PGXT_TAG_LEN];
@@ -144,8 +191,10 @@ typedef struct PgxtSlot
 	 */
 	int			npending;
 	int			npending_keys;
+	int			npending_steps;
 	PgxtKey		pending_keys[PGXT_PENDING_KEYS];
 	PgxtXactSample pending[PGXT_PENDING_MAX];
+	PgxtStep	pending_steps[PGXT_PENDING_STEPS];
 } PgxtSlot;
 
 /* What readers of a slot copy: everything before the pending list. */
@@ -202,6 +251,11 @@ typedef struct PgxtOwner
 	PgxtKey		cached_key;
 	void	   *cached_entry;
 	uint64		cached_generation;
+	/* likewise for the fingerprint entry last folded into */
+	uint64		cached_fingerprint;
+	void	   *cached_fp_entry;
+	void	   *cached_fp_main;	/* the main entry it was found with */
+	uint64		cached_fp_generation;
 } PgxtOwner;
 
 /* Number of watchdog events kept, newest replacing oldest. */
@@ -255,6 +309,8 @@ pgxt_counters_idle_us(const PgxtCounters *counters)
 
 PGXT_BEGIN_INTERNAL
 
+extern LWLock *pgxt_store_lock(void);
+extern void pgxt_store_drain(void);
 extern void pgxt_store_request(void);
 extern bool pgxt_store_startup(void);
 extern bool pgxt_store_ready(void);
@@ -264,7 +320,8 @@ extern int	pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner,
 								const PgxtKey *key);
 extern void pgxt_store_append_waiting(PgxtSlot *slot, PgxtOwner *owner,
 									  const PgxtKey *key,
-									  const PgxtXactSample *sample);
+									  const PgxtXactSample *sample,
+									  const PgxtStep *steps);
 extern void pgxt_store_count_housekeeping(void);
 extern bool pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait);
 extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
@@ -285,16 +342,23 @@ extern void pgxt_store_restore_info(const PgxtStoreInfo *info,
 
 extern double pgxt_counters_stddev_hold(const PgxtCounters *counters);
 extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);
-extern double pgxt_hist_percentile(const PgxtCounters *counters, double fraction);
+extern int	pgxt_hist_bucket(int64 us);
+extern double pgxt_batch_merge_var(const PgxtBatch *batch, double sum_var,
+								   int64 count, int64 total_us);
+extern double pgxt_hist_percentile(const uint64 *hist, int64 xacts,
+								   int64 min_hold_us, int64 max_hold_us,
+								   double fraction);
 
 /*
- * Where the owner of slot appends its ended transaction, of key: the next
- * free sample of the slot's pending list, its key_index set, or NULL when
- * the list or its keys are full (then pgxt_store_append_waiting).  Caller
- * holds slot->mutex and fills the sample before releasing it.
+ * Where the owner of slot appends its ended transaction, of key and with
+ * nsteps steps: the next free sample of the slot's pending list, its
+ * key_index set, or NULL when the list, its keys or its steps are full
+ * (then pgxt_store_append_waiting).  Caller holds slot->mutex and fills the
+ * sample before releasing it (its steps with pgxt_slot_add_steps).
  */
 static inline PgxtXactSample *
-pgxt_slot_next_sample(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
+pgxt_slot_next_sample(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
+					  int nsteps)
 {
 	int			key_index = owner->key_index;
 	PgxtXactSample *sample;
@@ -305,11 +369,30 @@ pgxt_slot_next_sample(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
 		if (key_index < 0)
 			return NULL;
 	}
-	if (unlikely(slot->npending >= PGXT_PENDING_MAX))
+	if (unlikely(slot->npending >= PGXT_PENDING_MAX ||
+				 slot->npending_steps + nsteps > PGXT_PENDING_STEPS))
 		return NULL;
 	sample = &slot->pending[slot->npending++];
 	sample->key_index = (uint8) key_index;
 	return sample;
+}
+
+/*
+ * Copy the n steps of sample (just appended by pgxt_slot_next_sample, which
+ * made room for them) into slot's pending steps.  Caller holds slot->mutex.
+ */
+static inline void
+pgxt_slot_add_steps(PgxtSlot *slot, PgxtXactSample *sample,
+					const PgxtStep *steps, int n)
+{
+	int			start = slot->npending_steps;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		slot->pending_steps[start + i] = steps[i];
+	slot->npending_steps = start + n;
+	sample->step_start = (uint16) start;
+	sample->nsteps = (uint8) n;
 }
 
 /*
@@ -319,7 +402,8 @@ pgxt_slot_next_sample(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
 static inline bool
 pgxt_slot_flush_due(const PgxtSlot *slot)
 {
-	return slot->npending >= PGXT_PENDING_FLUSH;
+	return slot->npending >= PGXT_PENDING_FLUSH ||
+		slot->npending_steps > PGXT_PENDING_STEPS - 2 * PGXT_FP_STEPS;
 }
 
 PGXT_END_INTERNAL

@@ -24,6 +24,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -33,7 +35,11 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+
 #include "compat.h"
+#include "fingerprints.h"
 #include "history.h"
 #include "store.h"
 
@@ -46,9 +52,12 @@ typedef enum PgxtApiVersion
 
 #define STAT_COLS_V1_0			24
 #define ACTIVITY_COLS_V1_0		12
+#define ACTIVITY_COLS_V1_1		14
+#define ACTIVITY_COLS_MAX		14
+#define FINGERPRINT_COLS_V1_1	27
 #define INFO_COLS_V1_0			2
-#define INFO_COLS_V1_1			3
-#define INFO_COLS_MAX			3
+#define INFO_COLS_V1_1			5
+#define INFO_COLS_MAX			5
 #define HISTOGRAM_COLS_V1_0		3
 #define TIMEOUTS_COLS_V1_0		12
 #define HISTORY_COLS_V1_0		13
@@ -57,6 +66,8 @@ typedef enum PgxtApiVersion
 
 PG_FUNCTION_INFO_V1(pg_stat_transactions_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_activity_1_0);
+PG_FUNCTION_INFO_V1(pg_stat_transactions_activity_1_1);
+PG_FUNCTION_INFO_V1(pg_stat_transactions_fingerprints_1_1);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_info_1_0);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_info_1_1);
 PG_FUNCTION_INFO_V1(pg_stat_transactions_histogram_1_0);
@@ -189,9 +200,12 @@ stat_row(const PgxtKey *key, const PgxtCounters *c, void *arg)
 	values[i++] = Int64GetDatum(c->statements);
 	values[i++] = Int64GetDatum(c->explicit_xacts);
 	values[i++] = Int64GetDatum(c->readonly_xacts);
-	values[i++] = ms_datum(pgxt_hist_percentile(c, 0.50));
-	values[i++] = ms_datum(pgxt_hist_percentile(c, 0.95));
-	values[i++] = ms_datum(pgxt_hist_percentile(c, 0.99));
+	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
+										  c->max_hold_us, 0.50));
+	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
+										  c->max_hold_us, 0.95));
+	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
+										  c->max_hold_us, 0.99));
 	values[i++] = Int64GetDatum(c->timeouts);
 	values[i++] = TimestampTzGetDatum(c->stats_since);
 	values[i++] = TimestampTzGetDatum(c->last_seen);
@@ -225,17 +239,14 @@ pg_stat_transactions_1_0(PG_FUNCTION_ARGS)
 }
 
 /*
- * pg_stat_transactions_activity(): one row per client backend inside a
- * tracked transaction now.  Each slot is copied under its spinlock.
- *
- * As pg_stat_activity does, a reader sees the pid, database and role of
- * every row, but the details of a session (its application_name and tag,
- * state, xact_start, times, statements and queryid) only if it has the
- * privileges of the session's role or of pg_read_all_stats; otherwise
- * the names read "<insufficient privilege>" and the rest is NULL.
+ * Rows of pg_stat_transactions_activity for the given API version: one per
+ * client backend inside a tracked transaction now.  Each slot is copied
+ * under its spinlock.  A reader sees the details of another role's session
+ * only with that role's privileges or pg_read_all_stats'.
  */
-Datum
-pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
+static void
+pg_stat_transactions_activity_internal(FunctionCallInfo fcinfo,
+									   PgxtApiVersion api)
 {
 	TupleDesc	tupdesc;
 	Tuplestorestate *tupstore;
@@ -243,10 +254,11 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 	bool		read_all;
 	TimestampTz read_time = GetCurrentTimestamp();
 	int			nslots;
+	int			natts = api == PGXT_V1_0 ? ACTIVITY_COLS_V1_0 : ACTIVITY_COLS_V1_1;
 	int			i;
 
 	require_preloaded();
-	tupstore = begin_materialized_srf(fcinfo, ACTIVITY_COLS_V1_0, &tupdesc);
+	tupstore = begin_materialized_srf(fcinfo, natts, &tupdesc);
 	read_all = reader_sees_all();
 	nslots = pgxt_store_nslots();
 
@@ -254,8 +266,8 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 	{
 		PgxtSlot   *slot = pgxt_store_slot(i);
 		PgxtSlot	copy;
-		Datum		values[ACTIVITY_COLS_V1_0];
-		bool		nulls[ACTIVITY_COLS_V1_0];
+		Datum		values[ACTIVITY_COLS_MAX];
+		bool		nulls[ACTIVITY_COLS_MAX];
 		bool		visible;
 		int64		hold_us;
 		int64		active_us;
@@ -280,8 +292,8 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 		{
 			values[col++] = CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
 			values[col++] = CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
-			/* xact_start, state, times, statements, queryid */
-			while (col < ACTIVITY_COLS_V1_0)
+			/* xact_start, state, times, statements, queryid, fingerprint */
+			while (col < natts)
 				nulls[col++] = true;
 			tuplestore_putvalues(tupstore, tupdesc, values, nulls);
 			continue;
@@ -308,16 +320,51 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 			values[col++] = Int64GetDatum((int64) copy.queryid);
 		else
 			nulls[col++] = true;
-		Assert(col == ACTIVITY_COLS_V1_0);
+		if (api >= PGXT_V1_1)
+		{
+			/* the fingerprint so far, and the step it is at (or idle after) */
+			if (copy.nsteps > 0)
+			{
+				values[col++] = Int64GetDatum((int64) copy.fingerprint);
+				values[col++] = Int32GetDatum(copy.nsteps);
+			}
+			else
+			{
+				nulls[col++] = true;
+				nulls[col++] = true;
+			}
+		}
+		Assert(col == natts);
 
 		tuplestore_putvalues(tupstore, tupdesc, values, nulls);
 	}
+}
+
+/*
+ * pg_stat_transactions_activity() of the 1.0 script.
+ */
+Datum
+pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
+{
+	pg_stat_transactions_activity_internal(fcinfo, PGXT_V1_0);
+	return (Datum) 0;
+}
+
+/*
+ * pg_stat_transactions_activity() from 1.1: with each transaction's
+ * fingerprint so far and its number of steps.
+ */
+Datum
+pg_stat_transactions_activity_1_1(PG_FUNCTION_ARGS)
+{
+	pg_stat_transactions_activity_internal(fcinfo, PGXT_V1_1);
 	return (Datum) 0;
 }
 
 /*
  * The row of pg_stat_transactions_info for the given API version: entries
- * evicted, time of the last reset; from 1.1, housekeeping transactions.
+ * evicted, time of the last reset; from 1.1, housekeeping transactions and
+ * the fingerprints' state.
  */
 static Datum
 pg_stat_transactions_info_internal(FunctionCallInfo fcinfo, PgxtApiVersion api)
@@ -343,7 +390,11 @@ pg_stat_transactions_info_internal(FunctionCallInfo fcinfo, PgxtApiVersion api)
 	values[i++] = Int64GetDatum(info.dealloc);
 	values[i++] = TimestampTzGetDatum(info.stats_reset);
 	if (api >= PGXT_V1_1)
+	{
 		values[i++] = Int64GetDatum(info.housekeeping_xacts);
+		values[i++] = Int64GetDatum(pgxt_fp_dealloc());
+		values[i++] = CStringGetTextDatum(pgxt_fp_status());
+	}
 	Assert(i == natts);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -359,12 +410,118 @@ pg_stat_transactions_info_1_0(PG_FUNCTION_ARGS)
 }
 
 /*
- * pg_stat_transactions_info() from 1.1: with housekeeping_xacts.
+ * pg_stat_transactions_info() from 1.1: with housekeeping_xacts, the
+ * fingerprints evicted, and whether fingerprints are recorded.
  */
 Datum
 pg_stat_transactions_info_1_1(PG_FUNCTION_ARGS)
 {
 	return pg_stat_transactions_info_internal(fcinfo, PGXT_V1_1);
+}
+
+/*
+ * An int64 array of n values, as a Datum.
+ */
+static Datum
+int8_array(const int64 *values, int n)
+{
+	Datum	   *datums = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		datums[i] = Int64GetDatum(values[i]);
+	return PointerGetDatum(construct_array(datums, n, INT8OID, sizeof(int64),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * A double precision array of n microsecond values, in ms, as a Datum.
+ */
+static Datum
+ms_array(const int64 *values_us, int n)
+{
+	Datum	   *datums = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		datums[i] = Float8GetDatum(values_us[i] / 1000.0);
+	return PointerGetDatum(construct_array(datums, n, FLOAT8OID, sizeof(float8),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * Build one row of pg_stat_transactions_fingerprints.  Called by
+ * pgxt_fp_foreach holding the store's shared lock.
+ */
+static void
+fingerprint_row(const PgxtFpKey *key, const PgxtFpCounters *c, void *arg)
+{
+	StatScan   *scan = (StatScan *) arg;
+	Datum		values[FINGERPRINT_COLS_V1_1];
+	bool		nulls[FINGERPRINT_COLS_V1_1];
+	bool		visible = scan->read_all || key->userid == scan->reader;
+	int64		queryids[PGXT_FP_STEPS];
+	int			i = 0;
+	int			j;
+
+	memset(nulls, 0, sizeof(nulls));
+	for (j = 0; j < c->nsteps; j++)
+		queryids[j] = (int64) c->queryids[j];
+
+	values[i++] = ObjectIdGetDatum(key->userid);
+	values[i++] = ObjectIdGetDatum(key->dbid);
+	values[i++] = CStringGetTextDatum(visible ? key->appname : INSUFFICIENT_PRIVILEGE);
+	values[i++] = Int64GetDatum((int64) key->fingerprint);
+	values[i++] = int8_array(queryids, c->nsteps);
+	values[i++] = BoolGetDatum(c->truncated);
+	values[i++] = Int64GetDatum(c->xacts);
+	values[i++] = Int64GetDatum(c->commits);
+	values[i++] = Int64GetDatum(c->xacts - c->commits);
+	values[i++] = Int64GetDatum(c->explicit_xacts);
+	values[i++] = Int64GetDatum(c->readonly_xacts);
+	values[i++] = ms_datum(c->total_hold_us);
+	values[i++] = ms_datum(c->min_hold_us);
+	values[i++] = ms_datum(c->max_hold_us);
+	values[i++] = ms_datum(c->xacts > 0 ? (double) c->total_hold_us / c->xacts : 0.0);
+	values[i++] = ms_datum(c->xacts > 0 ? sqrt(c->sum_var_hold / c->xacts) : 0.0);
+	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
+												c->max_hold_us, 0.50));
+	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
+												c->max_hold_us, 0.95));
+	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
+												c->max_hold_us, 0.99));
+	values[i++] = ms_datum(c->total_active_us);
+	values[i++] = ms_datum(c->total_hold_us - c->total_active_us);
+	values[i++] = ms_datum(c->first_gap_us);
+	values[i++] = ms_array(c->idle_after_us, c->nsteps);
+	values[i++] = Int64GetDatum(c->timeouts);
+	values[i++] = CStringGetTextDatum(visible ? c->last_tag : INSUFFICIENT_PRIVILEGE);
+	values[i++] = TimestampTzGetDatum(c->stats_since);
+	values[i++] = TimestampTzGetDatum(c->last_seen);
+	Assert(i == FINGERPRINT_COLS_V1_1);
+
+	tuplestore_putvalues(scan->tupstore, scan->tupdesc, values, nulls);
+}
+
+/*
+ * pg_stat_transactions_fingerprints(): one row per (dbid, userid,
+ * application, fingerprint).  When fingerprints are not recorded, a NOTICE
+ * says why.
+ */
+Datum
+pg_stat_transactions_fingerprints_1_1(PG_FUNCTION_ARGS)
+{
+	StatScan	scan;
+	const char *status;
+
+	begin_stat_scan(fcinfo, FINGERPRINT_COLS_V1_1, &scan);
+	status = pgxt_fp_status();
+	if (strcmp(status, "on") != 0)
+		ereport(NOTICE,
+				(errmsg("transaction fingerprints are not recorded"),
+				 errdetail("%s", status)));
+	pgxt_fp_foreach(fingerprint_row, &scan);
+	return (Datum) 0;
 }
 
 /*

@@ -1,0 +1,437 @@
+/*-------------------------------------------------------------------------
+ *
+ * fingerprints.c
+ *		Transaction fingerprints: a second table of statistics, one entry per
+ *		(database, role, application_name, fingerprint), for applications
+ *		that tag nothing.
+ *
+ * A transaction's fingerprint is a 64-bit hash of the ordered query ids of
+ * its statements (the core's query ids, the ones pg_stat_statements shows;
+ * transaction control is not a statement).  A run of one statement
+ * repeated, same query id, is one step: a loop of 99 or 100 INSERTs has the
+ * fingerprint of one INSERT.  The hooks fold each statement's query id into
+ * the fingerprint as it comes, keep its steps (up to PGXT_FP_STEPS, the
+ * last one taking the idle time of any further ones) with the idle time
+ * that followed each, and hand them to the store with the transaction.
+ * The store folds them here, in the same batches as the main statistics,
+ * under the same lock (store.h): lookups and merges under it shared, new
+ * entries and evictions under it exclusive.  Each entry's counters are
+ * protected by its own spinlock.  When the table is full the least used
+ * fingerprints are evicted, and counted.
+ *
+ * Query ids exist only when the core computes them: compute_query_id = on,
+ * or auto with a module that asks for them (pg_stat_statements).  The
+ * setting postgres_extension.fingerprints says whether fingerprints are
+ * recorded: auto (when query ids are computed), on (and ask the core to
+ * compute them, which costs their computation), off.
+ *
+ * Copyright (c) 2026, the postgres_extension developers
+ *
+ * IDENTIFICATION
+ *		src/fingerprints.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/hsearch.h"
+
+#include "compat.h"
+#include "fingerprints.h"
+#include "postgres_extension.h"
+#include "store.h"
+
+/* Usage given to a new entry, and the decay applied at each eviction. */
+#define USAGE_INIT				1.0
+#define USAGE_DECREASE_FACTOR	0.99
+/* Share of entries evicted at once, and the least number evicted. */
+#define EVICT_PERCENT			5
+#define EVICT_MIN				10
+
+/*---- GUC variables ----*/
+int			pgxt_fp_mode = PGXT_FP_AUTO;
+int			pgxt_fp_max_entries = 1000;
+
+struct PgxtFpEntry
+{
+	PgxtFpKey	key;			/* hash key, must be first */
+	slock_t		mutex;			/* protects counters */
+	PgxtFpCounters counters;
+};
+
+/* The fixed part of the shared state. */
+typedef struct PgxtFpShared
+{
+	uint64		generation;		/* bumped by every eviction and reset;
+								 * under the store's lock */
+	slock_t		mutex;			/* protects dealloc */
+	int64		dealloc;		/* entries evicted since the last reset */
+} PgxtFpShared;
+
+static PgxtFpShared *fp_shared = NULL;
+static HTAB *fp_hash = NULL;
+static PgxtFpEntry **fp_evict_scratch = NULL;
+
+/*
+ * Done in _PG_init: with fingerprints = on, ask the core to compute query
+ * ids (14 and later; 13 has none).
+ */
+void
+pgxt_fp_init(void)
+{
+	if (pgxt_fp_mode == PGXT_FP_ON)
+		pgxt_enable_query_id();
+}
+
+/*
+ * Shared memory this module needs.
+ */
+static Size
+fp_size(void)
+{
+	Size		size;
+
+	if (pgxt_fp_mode == PGXT_FP_OFF)
+		return 0;
+	size = MAXALIGN(sizeof(PgxtFpShared));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(PgxtFpEntry *), pgxt_fp_max_entries)));
+	size = add_size(size, hash_estimate_size(pgxt_fp_max_entries, sizeof(PgxtFpEntry)));
+	return size;
+}
+
+/*
+ * Ask for the shared memory of the fingerprints.  Called with the store's
+ * request.
+ */
+void
+pgxt_fp_request(void)
+{
+	RequestAddinShmemSpace(fp_size());
+}
+
+/*
+ * Create or attach to the fingerprints' shared state.  Called from the
+ * shmem_startup_hook; takes AddinShmemInitLock.
+ */
+void
+pgxt_fp_startup(void)
+{
+	bool		found;
+	bool		scratch_found;
+	HASHCTL		info;
+
+	fp_shared = NULL;
+	fp_hash = NULL;
+	if (pgxt_fp_mode == PGXT_FP_OFF)
+		return;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	fp_shared = ShmemInitStruct("postgres_extension fingerprints",
+								sizeof(PgxtFpShared), &found);
+	fp_evict_scratch = ShmemInitStruct("postgres_extension fingerprints eviction scratch",
+									   mul_size(sizeof(PgxtFpEntry *), pgxt_fp_max_entries),
+									   &scratch_found);
+	if (!found)
+	{
+		fp_shared->generation = 0;
+		SpinLockInit(&fp_shared->mutex);
+		fp_shared->dealloc = 0;
+	}
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PgxtFpKey);
+	info.entrysize = sizeof(PgxtFpEntry);
+	fp_hash = ShmemInitHash("postgres_extension fingerprints hash",
+							pgxt_fp_max_entries, pgxt_fp_max_entries,
+							&info, HASH_ELEM | HASH_BLOBS);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * True when the fingerprints' table exists.
+ */
+bool
+pgxt_fp_ready(void)
+{
+	return fp_hash != NULL;
+}
+
+/*
+ * Whether this backend records fingerprints now: the table exists and the
+ * core computes query ids.
+ */
+bool
+pgxt_fp_recording(void)
+{
+	return pgxt_fp_ready() && pgxt_query_id_enabled();
+}
+
+/*
+ * Why fingerprints are, or are not, recorded, for pg_stat_transactions_info.
+ */
+const char *
+pgxt_fp_status(void)
+{
+	if (pgxt_fp_mode == PGXT_FP_OFF)
+		return "off: postgres_extension.fingerprints is off";
+	if (!pgxt_fp_ready())
+		return "off: postgres_extension.fingerprints was off at server start";
+	/* a constant of the PostgreSQL version built against */
+	/* cppcheck-suppress knownConditionTrueFalse */
+	if (!pgxt_query_id_supported())
+		return "off: this PostgreSQL computes no query ids (14 and later do)";
+	if (!pgxt_query_id_enabled())
+		return "off: query ids are not computed (compute_query_id is off, or auto without pg_stat_statements); set postgres_extension.fingerprints = on, or compute_query_id = on";
+	return "on";
+}
+
+/*
+ * The entry of key, or NULL.  Caller holds the store's lock.
+ */
+PgxtFpEntry *
+pgxt_fp_find(const PgxtFpKey *key)
+{
+	return (PgxtFpEntry *) hash_search(fp_hash, key, HASH_FIND, NULL);
+}
+
+/*
+ * The current generation: it changes when entries go away.  Caller holds
+ * the store's lock.
+ */
+uint64
+pgxt_fp_generation(void)
+{
+	return fp_shared->generation;
+}
+
+/*
+ * qsort comparator: ascending usage.
+ */
+static int
+fp_usage_cmp(const void *lhs, const void *rhs)
+{
+	double		l = (*(PgxtFpEntry *const *) lhs)->counters.usage;
+	double		r = (*(PgxtFpEntry *const *) rhs)->counters.usage;
+
+	if (l < r)
+		return -1;
+	if (l > r)
+		return 1;
+	return 0;
+}
+
+/*
+ * Make room: decay every entry's usage and remove the least used
+ * EVICT_PERCENT of them.  Caller holds the store's lock exclusively.
+ */
+static void
+fp_dealloc(void)
+{
+	HASH_SEQ_STATUS hash_seq;
+	PgxtFpEntry *entry;
+	int			nentries = 0;
+	int			nvictims;
+	int			i;
+
+	hash_seq_init(&hash_seq, fp_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		if (nentries < pgxt_fp_max_entries)
+			fp_evict_scratch[nentries++] = entry;
+		entry->counters.usage *= USAGE_DECREASE_FACTOR;
+	}
+	if (nentries == 0)
+		return;
+	qsort(fp_evict_scratch, nentries, sizeof(PgxtFpEntry *), fp_usage_cmp);
+	nvictims = Min(Max(EVICT_MIN, nentries * EVICT_PERCENT / 100), nentries);
+	for (i = 0; i < nvictims; i++)
+		hash_search(fp_hash, &fp_evict_scratch[i]->key, HASH_REMOVE, NULL);
+
+	SpinLockAcquire(&fp_shared->mutex);
+	fp_shared->dealloc += nvictims;
+	SpinLockRelease(&fp_shared->mutex);
+	fp_shared->generation++;
+}
+
+/*
+ * Find or create the entry of key.  Caller holds the store's lock
+ * exclusively.  NULL only if the table cannot take it even after eviction.
+ */
+PgxtFpEntry *
+pgxt_fp_enter(const PgxtFpKey *key, TimestampTz now)
+{
+	PgxtFpEntry *entry;
+	bool		found;
+
+	entry = (PgxtFpEntry *) hash_search(fp_hash, key, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry;
+	while (hash_get_num_entries(fp_hash) >= pgxt_fp_max_entries)
+		fp_dealloc();
+	entry = (PgxtFpEntry *) hash_search(fp_hash, key, HASH_ENTER_NULL, &found);
+	if (entry != NULL && !found)
+	{
+		SpinLockInit(&entry->mutex);
+		memset(&entry->counters, 0, sizeof(PgxtFpCounters));
+		entry->counters.usage = USAGE_INIT;
+		entry->counters.stats_since = now;
+	}
+	return entry;
+}
+
+/*
+ * Merge a batch of transactions of entry's fingerprint: their sums, the
+ * idle time after each of their nsteps steps (idle_after) and before the
+ * first (first_gap_us), and the last tag seen.  first is one of them,
+ * whose steps (steps) give a new entry its query ids.  Takes the entry's
+ * spinlock; caller holds the store's lock.
+ */
+void
+pgxt_fp_merge(PgxtFpEntry *entry, const PgxtBatch *batch,
+			  const PgxtXactSample *first, const PgxtStep *steps,
+			  const int64 *idle_after, int nsteps, int64 first_gap_us,
+			  const char *tag)
+{
+	PgxtFpCounters *c = &entry->counters;
+	int			i;
+
+	SpinLockAcquire(&entry->mutex);
+	if (c->xacts == 0)
+	{
+		c->nsteps = nsteps;
+		c->truncated = first->steps_truncated;
+		for (i = 0; i < nsteps; i++)
+			c->queryids[i] = steps[i].queryid;
+	}
+	c->sum_var_hold = pgxt_batch_merge_var(batch, c->sum_var_hold, c->xacts,
+										   c->total_hold_us);
+	c->min_hold_us = c->xacts > 0 ? Min(c->min_hold_us, batch->min_hold_us) :
+		batch->min_hold_us;
+	c->xacts += batch->n;
+	c->commits += batch->commits;
+	c->total_hold_us += batch->hold_us;
+	c->max_hold_us = Max(c->max_hold_us, batch->max_hold_us);
+	c->total_active_us += batch->active_us;
+	c->explicit_xacts += batch->explicit_xacts;
+	c->readonly_xacts += batch->readonly_xacts;
+	c->timeouts += batch->timeouts;
+	c->first_gap_us += first_gap_us;
+	for (i = 0; i < nsteps && i < c->nsteps; i++)
+		c->idle_after_us[i] += idle_after[i];
+	for (i = 0; i < batch->n; i++)
+		c->hist[batch->buckets[i]]++;
+	if (tag[0] != '\0' || c->last_tag[0] != '\0')
+		strlcpy(c->last_tag, tag, PGXT_TAG_LEN);
+	c->usage += batch->n * USAGE_INIT;
+	c->last_seen = batch->last_end;
+	SpinLockRelease(&entry->mutex);
+}
+
+/*
+ * Discard every fingerprint and restart the count of evictions.  Caller
+ * holds the store's lock exclusively.
+ */
+void
+pgxt_fp_reset_locked(void)
+{
+	HASH_SEQ_STATUS hash_seq;
+	PgxtFpEntry *entry;
+
+	if (!pgxt_fp_ready())
+		return;
+	hash_seq_init(&hash_seq, fp_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+		hash_search(fp_hash, &entry->key, HASH_REMOVE, NULL);
+	fp_shared->generation++;
+	SpinLockAcquire(&fp_shared->mutex);
+	fp_shared->dealloc = 0;
+	SpinLockRelease(&fp_shared->mutex);
+}
+
+/*
+ * Call visitor with a copy of every entry, after folding every backend's
+ * pending transactions, holding the store's lock shared.  The copy is
+ * taken under the entry's spinlock; the visitor runs without it and may
+ * allocate or raise an error.
+ */
+void
+pgxt_fp_foreach(PgxtFpVisitor visitor, void *arg)
+{
+	HASH_SEQ_STATUS hash_seq;
+	PgxtFpEntry *entry;
+	PgxtFpCounters *copy;
+
+	if (!pgxt_fp_ready())
+		return;
+	copy = palloc(sizeof(PgxtFpCounters));
+	pgxt_store_drain();
+	LWLockAcquire(pgxt_store_lock(), LW_SHARED);
+	hash_seq_init(&hash_seq, fp_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		SpinLockAcquire(&entry->mutex);
+		memcpy(copy, &entry->counters, sizeof(PgxtFpCounters));
+		SpinLockRelease(&entry->mutex);
+		visitor(&entry->key, copy, arg);
+	}
+	LWLockRelease(pgxt_store_lock());
+	pfree(copy);
+}
+
+/*
+ * Fingerprints evicted since the last reset.  Takes fp_shared->mutex.
+ */
+int64
+pgxt_fp_dealloc(void)
+{
+	int64		dealloc;
+
+	if (!pgxt_fp_ready())
+		return 0;
+	SpinLockAcquire(&fp_shared->mutex);
+	dealloc = fp_shared->dealloc;
+	SpinLockRelease(&fp_shared->mutex);
+	return dealloc;
+}
+
+/*
+ * Restore the count of evictions, as loaded from the statistics file.
+ * Takes fp_shared->mutex.
+ */
+void
+pgxt_fp_restore_dealloc(int64 dealloc)
+{
+	if (!pgxt_fp_ready())
+		return;
+	SpinLockAcquire(&fp_shared->mutex);
+	fp_shared->dealloc = dealloc;
+	SpinLockRelease(&fp_shared->mutex);
+}
+
+/*
+ * Load one saved fingerprint at startup, when nothing else uses the
+ * shared memory; when the table is full (fingerprints_max was lowered), the
+ * least used are evicted, and counted, as at run time.  Takes the store's
+ * lock exclusively.
+ */
+void
+pgxt_fp_load(const PgxtFpKey *key, const PgxtFpCounters *counters)
+{
+	PgxtFpEntry *entry;
+	bool		found;
+
+	if (!pgxt_fp_ready())
+		return;
+	LWLockAcquire(pgxt_store_lock(), LW_EXCLUSIVE);
+	if (hash_get_num_entries(fp_hash) >= pgxt_fp_max_entries)
+		fp_dealloc();
+	entry = (PgxtFpEntry *) hash_search(fp_hash, key, HASH_ENTER_NULL, &found);
+	if (entry != NULL && !found)
+	{
+		SpinLockInit(&entry->mutex);
+		entry->counters = *counters;
+	}
+	LWLockRelease(pgxt_store_lock());
+}
