@@ -283,26 +283,30 @@ pgxt_fp_enter(const PgxtFpKey *key, TimestampTz now)
 
 /*
  * Merge a batch of transactions of entry's fingerprint: their sums, the
- * idle time after each of their nsteps steps (idle_after) and before the
- * first (first_gap_us), and the last tag seen.  first is one of them,
- * whose steps (steps) give a new entry its query ids.  Takes the entry's
- * spinlock; caller holds the store's lock.
+ * idle time after each of their steps (idle_after, NULL when none) and
+ * before the first (first_gap_us), and the last tag seen.  first, if not
+ * NULL, is one of them that kept its steps (steps): they give an entry
+ * that has none its query ids.  (A backend keeps no steps of an idle-free
+ * transaction whose fingerprint it knows the entry of; if that entry went
+ * meanwhile, the new one gets its query ids from the next transaction that
+ * kept them.)  Returns whether the entry has its query ids.  Takes the
+ * entry's spinlock; caller holds the store's lock.
  */
-void
+bool
 pgxt_fp_merge(PgxtFpEntry *entry, const PgxtBatch *batch,
 			  const PgxtXactSample *first, const PgxtStep *steps,
-			  const int64 *idle_after, int nsteps, int64 first_gap_us,
-			  const char *tag)
+			  const int64 *idle_after, int64 first_gap_us, const char *tag)
 {
 	PgxtFpCounters *c = &entry->counters;
+	bool		complete;
 	int			i;
 
 	SpinLockAcquire(&entry->mutex);
-	if (c->xacts == 0)
+	if (c->nsteps == 0 && first != NULL)
 	{
-		c->nsteps = nsteps;
+		c->nsteps = first->nsteps;
 		c->truncated = first->steps_truncated;
-		for (i = 0; i < nsteps; i++)
+		for (i = 0; i < c->nsteps; i++)
 			c->queryids[i] = steps[i].queryid;
 	}
 	c->sum_var_hold = pgxt_batch_merge_var(batch, c->sum_var_hold, c->xacts,
@@ -318,7 +322,7 @@ pgxt_fp_merge(PgxtFpEntry *entry, const PgxtBatch *batch,
 	c->readonly_xacts += batch->readonly_xacts;
 	c->timeouts += batch->timeouts;
 	c->first_gap_us += first_gap_us;
-	for (i = 0; i < nsteps && i < c->nsteps; i++)
+	for (i = 0; idle_after != NULL && i < PGXT_FP_STEPS; i++)
 		c->idle_after_us[i] += idle_after[i];
 	for (i = 0; i < batch->n; i++)
 		c->hist[batch->buckets[i]]++;
@@ -326,7 +330,9 @@ pgxt_fp_merge(PgxtFpEntry *entry, const PgxtBatch *batch,
 		strlcpy(c->last_tag, tag, PGXT_TAG_LEN);
 	c->usage += batch->n * USAGE_INIT;
 	c->last_seen = batch->last_end;
+	complete = c->nsteps > 0;
 	SpinLockRelease(&entry->mutex);
+	return complete;
 }
 
 /*

@@ -87,10 +87,10 @@ extern const char *pgxt_fp_status(void);
 extern PgxtFpEntry *pgxt_fp_find(const PgxtFpKey *key);
 extern PgxtFpEntry *pgxt_fp_enter(const PgxtFpKey *key, TimestampTz now);
 extern uint64 pgxt_fp_generation(void);
-extern void pgxt_fp_merge(PgxtFpEntry *entry, const PgxtBatch *batch,
+extern bool pgxt_fp_merge(PgxtFpEntry *entry, const PgxtBatch *batch,
 						  const PgxtXactSample *first,
 						  const PgxtStep *steps, const int64 *idle_after,
-						  int nsteps, int64 first_gap_us, const char *tag);
+						  int64 first_gap_us, const char *tag);
 extern void pgxt_fp_reset_locked(void);
 
 /* readers and the statistics file; they take the store's lock */

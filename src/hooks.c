@@ -149,6 +149,7 @@ static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static bool parse_hook_installed = false;
 
 /* Backend-local state */
 static int	nesting_level = 0;
@@ -506,11 +507,14 @@ xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 	xact.max_idle_us = 0;
 	xact.statements = 0;
 	xact.queryid = 0;
-	xact.fingerprint = 0;
-	xact.nsteps = 0;
-	xact.steps_truncated = false;
-	xact.any_idle = false;
-	xact.first_gap_us = 0;
+	if (fingerprinting)
+	{
+		xact.fingerprint = 0;
+		xact.nsteps = 0;
+		xact.steps_truncated = false;
+		xact.any_idle = false;
+		xact.first_gap_us = 0;
+	}
 	if (unlikely(explicit_lxid != InvalidLocalTransactionId))
 	{
 		xact.explicit_block = explicit_lxid == pgxt_my_lxid();
@@ -524,9 +528,8 @@ xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 		set_xact_tag(pgxt_tag);
 
 	check_application_name();
-	/* a statement looks at the role itself; BEGIN has none to look */
-	if (unlikely(xact.userid == InvalidOid ||
-				 (publish && GetUserId() != xact.userid)))
+	/* SET ROLE and the like are utility statements, which look again */
+	if (unlikely(GetUserId() != xact.userid || xact.userid != slot_role_userid))
 		note_session_names();
 
 	xact.state = state;
@@ -636,6 +639,23 @@ key_refresh(void)
 }
 
 /*
+ * How many of the ending transaction's steps go with it to the store: all
+ * of them, unless it had no idle time and its fingerprint's entry was
+ * found by this backend's last fold (the query ids are there already, and
+ * the idle times are all 0).  If that entry was evicted since, the fold
+ * creates it without query ids and forgets it (store.c), so that the next
+ * transaction of the fingerprint brings them.
+ */
+static inline int
+steps_to_keep(void)
+{
+	if (likely(!xact.any_idle) && owner.cached_fingerprint == xact.fingerprint &&
+		owner.cached_fp_entry != NULL)
+		return 0;
+	return xact.nsteps;
+}
+
+/*
  * The end of xact_finish_inline when its transaction did not go into the
  * slot's list: a housekeeping transaction is counted apart; otherwise the
  * list was full, and is folded (waiting for the lock) to make room.
@@ -692,6 +712,7 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 	bool		timed_out = false;
 	bool		housekeeping;
 	bool		flush_due = false;
+	int			nsteps_kept;
 
 	if (xact.state == PGXT_STATE_ACTIVE)
 	{
@@ -726,13 +747,14 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 		pgxt_enforce_xact_end();
 	}
 	housekeeping = xact.housekeeping;
+	nsteps_kept = xact.nsteps > 0 ? steps_to_keep() : 0;
 
 	SpinLockAcquire(&my_slot->mutex);
 	/* the watchdog reported it, in log mode */
 	if (unlikely(my_slot->logged_xact_start != 0))
 		timed_out |= my_slot->logged_xact_start == xact.start;
 	sample = likely(!housekeeping) ?
-		pgxt_slot_next_sample(my_slot, &owner, &xact_key, xact.nsteps) : NULL;
+		pgxt_slot_next_sample(my_slot, &owner, &xact_key, nsteps_kept) : NULL;
 	if (likely(sample != NULL))
 	{
 		sample->end = end;
@@ -748,10 +770,11 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 		sample->nsteps = 0;
 		if (xact.nsteps > 0)
 		{
+			sample->idle = xact.any_idle;
 			sample->first_gap_us = xact.first_gap_us;
 			sample->steps_truncated = xact.steps_truncated;
-			sample->idle = xact.any_idle;
-			pgxt_slot_add_steps(my_slot, sample, xact.steps, xact.nsteps);
+			if (nsteps_kept > 0)
+				pgxt_slot_add_steps(my_slot, sample, xact.steps, nsteps_kept);
 		}
 		flush_due = pgxt_slot_flush_due(my_slot);
 	}
@@ -875,9 +898,6 @@ statement_begin(const PlannedStmt *stmt, const char *text, bool utility)
 		if (pgxt_tag_comment_key[0] != '\0' &&
 			pgxt_comment_possible(text, stmt->stmt_location, stmt->stmt_len))
 			note_comment_tag(text, stmt->stmt_location, stmt->stmt_len);
-		if (unlikely(GetUserId() != xact.userid ||
-					 xact.userid != slot_role_userid))
-			note_session_names();
 	}
 	slot_publish(PGXT_STATE_ACTIVE, xact.span_start);
 }
@@ -983,12 +1003,13 @@ first_message_error_tag(void)
 }
 
 /*
- * post_parse_analyze hook.  An extended-protocol Parse inside a block is
- * the arrival of the client's next statement: the idle gap ends there, not
- * at its Bind or Execute, so parse analysis and rewrite count as active.
- * The span ends at the loop top if the statement does not run in the same
- * message.  (A simple query's statements run in the message that parses
- * them, from its arrival on; a Parse is told apart by its parameter hook.)
+ * post_parse_analyze hook, installed by extended_protocol_seen.  An
+ * extended-protocol Parse inside a block is the arrival of the client's
+ * next statement: the idle gap ends there, not at its Bind or Execute, so
+ * parse analysis and rewrite count as active.  The span ends at the loop
+ * top if the statement does not run in the same message.  (A simple
+ * query's statements run in the message that parses them, from its arrival
+ * on; a Parse is told apart by its parameter hook.)
  */
 static void
 pgxt_post_parse_analyze(PGXT_POST_PARSE_ANALYZE_PARAMS)
@@ -1003,6 +1024,28 @@ pgxt_post_parse_analyze(PGXT_POST_PARSE_ANALYZE_PARAMS)
 		xact_move(PGXT_STATE_ACTIVE, GetCurrentStatementStartTimestamp(), true);
 		request_loop_top();
 	}
+}
+
+/*
+ * The client uses the extended protocol (a portal started at Bind): install
+ * the post_parse_analyze hook, once, so that a Parse inside a block is the
+ * arrival of its statement (pgxt_post_parse_analyze), and end at the loop
+ * top the span of a statement bound here but run by a later Execute.  The
+ * hook is installed in this backend only, chained like any other: sessions
+ * that use only simple queries, whose statements run in the message that
+ * parses them, never pay for it.
+ */
+static pg_noinline void
+extended_protocol_seen(void)
+{
+	if (!parse_hook_installed)
+	{
+		prev_post_parse_analyze = post_parse_analyze_hook;
+		post_parse_analyze_hook = pgxt_post_parse_analyze;
+		parse_hook_installed = true;
+	}
+	if (xact.explicit_block)
+		request_loop_top();
 }
 
 /*
@@ -1038,8 +1081,8 @@ pgxt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	{
 		statement_begin(queryDesc->plannedstmt, queryDesc->sourceText, false);
 		/* started at Bind, run by a later Execute: a gap may come between */
-		if (client == CLIENT_TEXT_COPY && xact.explicit_block)
-			request_loop_top();
+		if (unlikely(client == CLIENT_TEXT_COPY))
+			extended_protocol_seen();
 	}
 
 	/* functions that start-up runs (initial partition pruning) nest */
@@ -1115,25 +1158,15 @@ run_executor_finish(QueryDesc *queryDesc)
 }
 
 /*
- * ExecutorFinish hook: AFTER triggers fire here, inside the statement.
- * Errors are handled as in pgxt_ExecutorRun.
+ * ExecutorFinish of a query that may run SQL, at the top level: a client
+ * statement's AFTER triggers fire here, inside the statement.  Errors are
+ * handled as in pgxt_ExecutorRun.
  */
-static void
-pgxt_ExecutorFinish(QueryDesc *queryDesc)
+static pg_noinline void
+executor_finish_top(QueryDesc *queryDesc)
 {
-	bool		client;
+	bool		client = client_text(queryDesc->sourceText) != NOT_CLIENT_TEXT;
 
-	/*
-	 * A plain SELECT's ExecutorFinish runs no SQL (no ModifyTable, no AFTER
-	 * trigger queued at its level): nothing to nest or time.
-	 */
-	if (ends_with_run(queryDesc) || nesting_level > 0 || !tracking_backend())
-	{
-		run_executor_finish(queryDesc);
-		return;
-	}
-
-	client = client_text(queryDesc->sourceText) != NOT_CLIENT_TEXT;
 	if (client)
 		statement_resume();
 
@@ -1143,6 +1176,20 @@ pgxt_ExecutorFinish(QueryDesc *queryDesc)
 
 	if (client)
 		statement_done();
+}
+
+/*
+ * ExecutorFinish hook.  A plain SELECT's ExecutorFinish runs no SQL (no
+ * ModifyTable, no AFTER trigger queued at its level): nothing to nest or
+ * time.
+ */
+static void
+pgxt_ExecutorFinish(QueryDesc *queryDesc)
+{
+	if (ends_with_run(queryDesc) || nesting_level > 0 || !tracking_backend())
+		run_executor_finish(queryDesc);
+	else
+		executor_finish_top(queryDesc);
 }
 
 /*
@@ -1275,17 +1322,21 @@ static void
 pgxt_ProcessUtility(PGXT_PROCESSUTILITY_PARAMS)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	ClientText	client;
 
 	if (nesting_level != 0 || !tracking_backend())
 	{
 		run_utility(PGXT_PROCESSUTILITY_ARGS);
 		return;
 	}
-	if (client_text(queryString) == NOT_CLIENT_TEXT)
+	client = client_text(queryString);
+	if (client == NOT_CLIENT_TEXT)
 	{
 		run_nested_utility(PGXT_PROCESSUTILITY_ARGS);
 		return;
 	}
+	if (unlikely(client == CLIENT_TEXT_COPY) && !parse_hook_installed)
+		extended_protocol_seen();
 
 	if (IsA(parsetree, TransactionStmt))
 	{
@@ -1574,13 +1625,13 @@ pgxt_tag_assign_hook(const char *newval, void *extra)
 
 /*
  * Install the hooks and the transaction callbacks, keeping the previous
- * hooks to chain to.  Called once from _PG_init.
+ * hooks to chain to.  Called once from _PG_init.  (The post_parse_analyze
+ * hook is installed by the backends that use the extended protocol:
+ * extended_protocol_seen.)
  */
 void
 pgxt_hooks_install(void)
 {
-	prev_post_parse_analyze = post_parse_analyze_hook;
-	post_parse_analyze_hook = pgxt_post_parse_analyze;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = pgxt_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;

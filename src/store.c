@@ -428,16 +428,30 @@ static void
 batch_sum(PgxtBatch *batch, const PgxtXactSample *samples, int n,
 		  int key_index, uint64 fingerprint)
 {
+	int64		shift = 0;
+	int64		commits = 0;
+	int64		hold_us = 0;
+	int64		active_us = 0;
+	int64		statements = 0;
+	int64		explicit_xacts = 0;
+	int64		readonly_xacts = 0;
+	int64		timeouts = 0;
+	int64		min_hold_us = PG_INT64_MAX;
+	int64		max_hold_us = 0;
+	int64		max_idle_us = 0;
+	double		sum_sq_shifted = 0;
+	TimestampTz last_end = 0;
+	bool		idle = false;
+	int			with_steps = -1;
+	int			nbatch = 0;
 	int			i;
 
-	memset(batch, 0, offsetof(PgxtBatch, buckets));
-	batch->min_hold_us = PG_INT64_MAX;
 	for (i = 0; i < n; i++)
 	{
 		if (samples[i].key_index == key_index &&
 			samples[i].fingerprint == fingerprint)
 		{
-			batch->shift = samples[i].hold_us;
+			shift = samples[i].hold_us;
 			break;
 		}
 	}
@@ -448,23 +462,45 @@ batch_sum(PgxtBatch *batch, const PgxtXactSample *samples, int n,
 
 		if (s->key_index != key_index || s->fingerprint != fingerprint)
 			continue;
-		shifted = (double) (s->hold_us - batch->shift);
+		shifted = (double) (s->hold_us - shift);
 
-		batch->commits += s->committed;
-		batch->hold_us += s->hold_us;
-		batch->sum_sq_shifted += shifted * shifted;
-		batch->active_us += s->active_us;
-		batch->statements += s->statements;
-		batch->explicit_xacts += s->explicit_block;
-		batch->readonly_xacts += s->readonly;
-		batch->timeouts += s->timed_out;
-		batch->min_hold_us = Min(batch->min_hold_us, s->hold_us);
-		batch->max_hold_us = Max(batch->max_hold_us, s->hold_us);
-		batch->max_idle_us = Max(batch->max_idle_us, s->max_idle_us);
-		batch->buckets[batch->n++] = (uint16) pgxt_hist_bucket(s->hold_us);
-		batch->last_end = s->end;
+		commits += s->committed;
+		hold_us += s->hold_us;
+		sum_sq_shifted += shifted * shifted;
+		active_us += s->active_us;
+		statements += s->statements;
+		explicit_xacts += s->explicit_block;
+		readonly_xacts += s->readonly;
+		timeouts += s->timed_out;
+		min_hold_us = Min(min_hold_us, s->hold_us);
+		max_hold_us = Max(max_hold_us, s->hold_us);
+		max_idle_us = Max(max_idle_us, s->max_idle_us);
+		batch->buckets[nbatch++] = (uint16) pgxt_hist_bucket(s->hold_us);
+		last_end = s->end;
+		if (fingerprint != 0)
+		{
+			idle |= s->idle;
+			if (with_steps < 0 && s->nsteps > 0)
+				with_steps = i;
+		}
 	}
-	Assert(batch->n > 0);
+	Assert(nbatch > 0);
+	batch->n = nbatch;
+	batch->commits = commits;
+	batch->hold_us = hold_us;
+	batch->active_us = active_us;
+	batch->statements = statements;
+	batch->explicit_xacts = explicit_xacts;
+	batch->readonly_xacts = readonly_xacts;
+	batch->timeouts = timeouts;
+	batch->min_hold_us = min_hold_us;
+	batch->max_hold_us = max_hold_us;
+	batch->max_idle_us = max_idle_us;
+	batch->shift = shift;
+	batch->sum_sq_shifted = sum_sq_shifted;
+	batch->last_end = last_end;
+	batch->idle = idle;
+	batch->with_steps = with_steps;
 }
 
 /*
@@ -545,6 +581,7 @@ typedef struct FoldGroup
 	uint64		fingerprint;
 	PgxtEntry  *entry;
 	PgxtFpEntry *fp_entry;
+	bool		fp_incomplete;	/* its entry has no query ids yet */
 } FoldGroup;
 
 /*
@@ -554,16 +591,36 @@ typedef struct FoldGroup
 static int
 find_groups(const PgxtXactSample *samples, int n, FoldGroup *groups)
 {
-	int			ngroups = 0;
-	int			last = -1;
+	int			key_index = samples[0].key_index;
+	uint64		fingerprint = samples[0].fingerprint;
+	int			ngroups;
+	int			last;
 	int			i;
 
-	for (i = 0; i < n; i++)
+	groups[0].key_index = key_index;
+	groups[0].fingerprint = fingerprint;
+	groups[0].entry = NULL;
+	groups[0].fp_entry = NULL;
+	groups[0].fp_incomplete = false;
+
+	/* usually all of one group */
+	for (i = 1; i < n; i++)
+	{
+		if (samples[i].key_index != key_index ||
+			samples[i].fingerprint != fingerprint)
+			break;
+	}
+	if (i == n)
+		return 1;
+
+	ngroups = 1;
+	last = 0;
+	for (; i < n; i++)
 	{
 		const PgxtXactSample *s = &samples[i];
 		int			g;
 
-		if (last >= 0 && groups[last].key_index == s->key_index &&
+		if (groups[last].key_index == s->key_index &&
 			groups[last].fingerprint == s->fingerprint)
 			continue;
 		for (g = 0; g < ngroups; g++)
@@ -578,6 +635,7 @@ find_groups(const PgxtXactSample *samples, int n, FoldGroup *groups)
 			groups[g].fingerprint = s->fingerprint;
 			groups[g].entry = NULL;
 			groups[g].fp_entry = NULL;
+			groups[g].fp_incomplete = false;
 			ngroups++;
 		}
 		last = g;
@@ -604,15 +662,13 @@ fp_key_of(const PgxtKey *key, uint64 fingerprint, PgxtFpKey *fp_key)
  * holds pgxt_shared->lock.
  */
 static void
-fold_group(const FoldGroup *group, const PgxtKey *keys,
+fold_group(FoldGroup *group, const PgxtKey *keys,
 		   const PgxtXactSample *samples, int n, const PgxtStep *steps)
 {
 	PgxtBatch	batch;
 	int64		idle_after[PGXT_FP_STEPS];
 	int64		first_gap_us = 0;
 	const PgxtXactSample *first = NULL;
-	int			nsteps = 0;
-	int			i;
 
 	batch_sum(&batch, samples, n, group->key_index, group->fingerprint);
 	if (group->entry != NULL)
@@ -620,30 +676,34 @@ fold_group(const FoldGroup *group, const PgxtKey *keys,
 	if (group->fp_entry == NULL)
 		return;
 
-	/* the steps' idle times: the same steps for every one of the group */
-	for (i = 0; i < n; i++)
-	{
-		const PgxtXactSample *s = &samples[i];
-		int			j;
+	/* a new entry takes its query ids from one that kept its steps */
+	if (batch.with_steps >= 0)
+		first = &samples[batch.with_steps];
 
-		if (s->key_index != group->key_index ||
-			s->fingerprint != group->fingerprint)
-			continue;
-		if (first == NULL)
+	/* the steps' idle times: the same steps for every one of the group */
+	if (batch.idle)
+	{
+		int			i;
+
+		memset(idle_after, 0, sizeof(idle_after));
+		for (i = 0; i < n; i++)
 		{
-			first = s;
-			nsteps = s->nsteps;
-			memset(idle_after, 0, nsteps * sizeof(int64));
+			const PgxtXactSample *s = &samples[i];
+			int			j;
+
+			if (!s->idle || s->key_index != group->key_index ||
+				s->fingerprint != group->fingerprint)
+				continue;
+			first_gap_us += s->first_gap_us;
+			for (j = 0; j < s->nsteps; j++)
+				idle_after[j] += steps[s->step_start + j].idle_us;
 		}
-		if (!s->idle)
-			continue;
-		first_gap_us += s->first_gap_us;
-		for (j = 0; j < nsteps && j < s->nsteps; j++)
-			idle_after[j] += steps[s->step_start + j].idle_us;
 	}
-	pgxt_fp_merge(group->fp_entry, &batch, first, &steps[first->step_start],
-				  idle_after, nsteps, first_gap_us,
-				  keys[group->key_index].tag);
+	group->fp_incomplete =
+		!pgxt_fp_merge(group->fp_entry, &batch, first,
+					   first ? &steps[first->step_start] : NULL,
+					   batch.idle ? idle_after : NULL, first_gap_us,
+					   keys[group->key_index].tag);
 }
 
 /*
@@ -708,23 +768,25 @@ fold_pending(const PgxtKey *keys, const PgxtXactSample *samples, int n,
 			fold_group(&groups[g], keys, samples, n, steps);
 	}
 
-	if (owner != NULL && ngroups > 0)
+	if (owner != NULL)
 	{
 		FoldGroup  *last = &groups[ngroups - 1];
 
-		if (last->entry != NULL)
+		if (last->entry != NULL && last->entry != owner->cached_entry)
 		{
 			owner->cached_key = keys[last->key_index];
 			owner->cached_entry = last->entry;
 			owner->cached_generation = pgxt_shared->generation;
 		}
-		if (last->fp_entry != NULL)
+		if (last->fp_entry != NULL && !last->fp_incomplete)
 		{
 			owner->cached_fingerprint = last->fingerprint;
 			owner->cached_fp_entry = last->fp_entry;
 			owner->cached_fp_main = last->entry;
 			owner->cached_fp_generation = pgxt_fp_generation();
 		}
+		else
+			owner->cached_fp_entry = NULL;
 	}
 	return true;
 }

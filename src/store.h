@@ -153,6 +153,8 @@ typedef struct PgxtBatch
 	int64		shift;			/* hold time the squares are shifted by */
 	double		sum_sq_shifted;
 	TimestampTz last_end;
+	bool		idle;			/* some of them has idle steps */
+	int			with_steps;		/* index of one with its steps, or -1 */
 	uint16		buckets[PGXT_PENDING_MAX];	/* histogram bucket of each */
 } PgxtBatch;
 
@@ -386,10 +388,11 @@ pgxt_slot_add_steps(PgxtSlot *slot, PgxtXactSample *sample,
 					const PgxtStep *steps, int n)
 {
 	int			start = slot->npending_steps;
-	int			i;
+	PgxtStep   *dest = &slot->pending_steps[start];
+	const PgxtStep *end = steps + n;
 
-	for (i = 0; i < n; i++)
-		slot->pending_steps[start + i] = steps[i];
+	while (steps < end)
+		*dest++ = *steps++;
 	slot->npending_steps = start + n;
 	sample->step_start = (uint16) start;
 	sample->nsteps = (uint8) n;
