@@ -117,6 +117,7 @@ static LocalXact xact;
 static LocalTransactionId explicit_lxid = InvalidLocalTransactionId;
 static bool explicit_by_commit_chain = false;	/* void if the commit fails */
 static bool tag_guc_changed = true;
+static char setting_tag[PGXT_TAG_LEN];	/* the tag setting, stored form */
 static bool slot_names_dirty = true;
 static bool key_dirty = true;	/* names changed since the key was built */
 static const char *appname_seen = NULL; /* application_name last compared */
@@ -242,6 +243,16 @@ set_xact_tag(const char *tag)
 }
 
 /*
+ * The tag setting changed: convert it to its stored form (tag.c).
+ */
+static pg_noinline void
+setting_tag_refresh(void)
+{
+	tag_guc_changed = false;
+	pgxt_tag_from_setting(pgxt_tag, setting_tag, PGXT_TAG_LEN);
+}
+
+/*
  * Take the tag setting if it changed since last looked at and is not
  * empty.
  */
@@ -250,9 +261,9 @@ note_tag_setting(void)
 {
 	if (unlikely(tag_guc_changed))
 	{
-		tag_guc_changed = false;
-		if (pgxt_tag[0] != '\0')
-			set_xact_tag(pgxt_tag);
+		setting_tag_refresh();
+		if (setting_tag[0] != '\0')
+			set_xact_tag(setting_tag);
 	}
 }
 
@@ -370,9 +381,10 @@ xact_open(TimestampTz start, bool publish)
 	}
 
 	/* the tag setting as it is now, empty included */
-	tag_guc_changed = false;
-	if (unlikely(pgxt_tag[0] != '\0' || xact.tag[0] != '\0'))
-		set_xact_tag(pgxt_tag);
+	if (unlikely(tag_guc_changed))
+		setting_tag_refresh();
+	if (unlikely(setting_tag[0] != '\0' || xact.tag[0] != '\0'))
+		set_xact_tag(setting_tag);
 
 	check_application_name();
 	if (unlikely(xact.userid == InvalidOid ||

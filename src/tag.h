@@ -1,9 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * tag.h
- *		Tags: validation of the postgres_extension.tag and tag_comment_key
- *		settings, and extraction of a tag from a sqlcommenter or marginalia
- *		comment in a statement's text.
+ *		Tags: the postgres_extension.tag and tag_comment_key settings, tags
+ *		read from sqlcommenter or marginalia comments of a statement, and
+ *		the stored form of a tag that every database can read.
+ *
+ * A stored tag is at most PGXT_TAG_LEN - 1 bytes of valid UTF-8: a value
+ * in another database encoding is converted to UTF-8, bytes that are not
+ * valid (a SQL_ASCII database's high bytes) are written %XX, and a longer
+ * value is cut on a character boundary and ends with "~" and 8 hex digits
+ * of a hash of the whole value.
  *
  * Copyright (c) 2026, the postgres_extension developers
  *
@@ -19,18 +25,30 @@
 
 #include "postgres_extension.h"
 
+PGXT_BEGIN_INTERNAL
+extern bool pgxt_line_has_dashes(const char *base, const char *p);
+PGXT_END_INTERNAL
+
 /*
- * Quick test, inline on the hot path: can the statement at [location,
- * location + length) of text (length 0: to the end; location -1: all of it)
- * open or close with a comment?  Only then is pgxt_comment_tag worth
- * calling.  Any byte up to ' ' counts as space here: a false "maybe" costs
- * only the exact parse, which uses the lexer's whitespace.
+ * Quick test, inline on the hot path: may the statement at [location,
+ * location + length) of text (length 0: to the end; location -1: all of
+ * it) have a comment that pgxt_comment_tag reads?  Only then is that worth
+ * calling.  False only when it has none: the statement's text neither
+ * opens nor closes with "/" "*" or "*" "/" (semicolons and whitespace
+ * aside), nothing but whitespace separates it from the ';' before it or
+ * from the string's start (18 starts a statement at its first token, so a
+ * comment before it lies outside the range), and no comment follows its
+ * ';'.  Any byte up to ' ' counts as space here: a false "maybe" costs
+ * only the exact parse.
  */
 static inline bool
 pgxt_comment_possible(const char *text, int location, int length)
 {
+	const unsigned char *base = (const unsigned char *) text;
 	const unsigned char *stmt;
+	const unsigned char *p;
 	size_t		len;
+	bool		newline = false;
 
 	if (text == NULL)
 		return false;
@@ -39,10 +57,33 @@ pgxt_comment_possible(const char *text, int location, int length)
 		location = 0;
 		length = 0;
 	}
-	stmt = (const unsigned char *) text + location;
+	stmt = base + location;
+
+	/*
+	 * a comment between the last ';' and the statement; a ';' that ends the
+	 * line before may be inside a line comment
+	 */
+	p = stmt;
+	while (p > base && p[-1] <= ' ')
+	{
+		p--;
+		newline |= (*p == '\n' || *p == '\r');
+	}
+	if (p > base &&
+		(p[-1] != ';' ||
+		 (newline && pgxt_line_has_dashes(text, (const char *) p - 1))))
+		return true;
+
 	len = length > 0 ? (size_t) length : strlen((const char *) stmt);
 
-	while (len > 0 && stmt[0] <= ' ')
+	/* a comment after the statement's ';' */
+	for (p = stmt + len; *p != '\0' && (*p <= ' ' || *p == ';'); p++)
+		;
+	if ((p[0] == '/' && p[1] == '*') || (p[0] == '-' && p[1] == '-'))
+		return true;
+
+	/* a comment opening or closing the statement's own text */
+	while (len > 0 && (stmt[0] <= ' ' || stmt[0] == ';'))
 	{
 		stmt++;
 		len--;
@@ -53,16 +94,19 @@ pgxt_comment_possible(const char *text, int location, int length)
 		return true;
 	while (len > 0 && (stmt[len - 1] <= ' ' || stmt[len - 1] == ';'))
 		len--;
-	return len >= 2 && stmt[len - 2] == '*' && stmt[len - 1] == '/';
+	return len >= 4 && stmt[len - 2] == '*' && stmt[len - 1] == '/';
 }
 
 PGXT_BEGIN_INTERNAL
 
 extern bool pgxt_comment_tag(const char *text, int location, int length,
 							 const char *key, char *out, int outsize);
+extern void pgxt_tag_from_setting(const char *value, char *out, int outsize);
+extern Datum pgxt_tag_datum(const char *tag);
 extern bool pgxt_tag_check_hook(char **newval, void **extra, GucSource source);
 extern bool pgxt_tag_comment_key_check_hook(char **newval, void **extra,
 											GucSource source);
+extern void pgxt_tag_comment_key_assign_hook(const char *newval, void *extra);
 
 PGXT_END_INTERNAL
 

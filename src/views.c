@@ -34,6 +34,7 @@
 #include "compat.h"
 #include "history.h"
 #include "store.h"
+#include "tag.h"
 
 /* API versions of the SQL functions */
 typedef enum PgxtApiVersion
@@ -168,7 +169,7 @@ stat_row(const PgxtKey *key, const PgxtCounters *c, void *arg)
 	values[i++] = ObjectIdGetDatum(key->userid);
 	values[i++] = ObjectIdGetDatum(key->dbid);
 	values[i++] = CStringGetTextDatum(visible ? key->appname : INSUFFICIENT_PRIVILEGE);
-	values[i++] = CStringGetTextDatum(visible ? key->tag : INSUFFICIENT_PRIVILEGE);
+	values[i++] = visible ? pgxt_tag_datum(key->tag) : CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
 	values[i++] = Int64GetDatum(c->xacts);
 	values[i++] = Int64GetDatum(c->commits);
 	values[i++] = Int64GetDatum(pgxt_counters_rollbacks(c));
@@ -272,7 +273,7 @@ pg_stat_transactions_activity_1_0(PG_FUNCTION_ARGS)
 		values[col++] = ObjectIdGetDatum(copy.dbid);
 		values[col++] = ObjectIdGetDatum(copy.userid);
 		values[col++] = CStringGetTextDatum(visible ? copy.appname : INSUFFICIENT_PRIVILEGE);
-		values[col++] = CStringGetTextDatum(visible ? copy.tag : INSUFFICIENT_PRIVILEGE);
+		values[col++] = visible ? pgxt_tag_datum(copy.tag) : CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
 		values[col++] = TimestampTzGetDatum(copy.xact_start);
 		values[col++] = CStringGetTextDatum(state);
 		values[col++] = ms_datum(hold_us);
@@ -409,7 +410,7 @@ pg_stat_transactions_timeouts_1_0(PG_FUNCTION_ARGS)
 		values[col++] = ObjectIdGetDatum(ev->userid);
 		values[col++] = ObjectIdGetDatum(ev->dbid);
 		values[col++] = CStringGetTextDatum(visible ? ev->appname : INSUFFICIENT_PRIVILEGE);
-		values[col++] = CStringGetTextDatum(visible ? ev->tag : INSUFFICIENT_PRIVILEGE);
+		values[col++] = visible ? pgxt_tag_datum(ev->tag) : CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
 		values[col++] = CStringGetTextDatum(ev->kind == PGXT_TIMEOUT_IDLE ? "idle" : "transaction");
 		values[col++] = Float8GetDatum((double) ev->limit_ms);
 		values[col++] = ms_datum(ev->elapsed_us);
@@ -453,7 +454,7 @@ history_row(TimestampTz bucket_start, TimestampTz bucket_end,
 		values[i++] = ObjectIdGetDatum(row->userid);
 		values[i++] = ObjectIdGetDatum(row->dbid);
 		values[i++] = CStringGetTextDatum(visible ? row->appname : INSUFFICIENT_PRIVILEGE);
-		values[i++] = CStringGetTextDatum(visible ? row->tag : INSUFFICIENT_PRIVILEGE);
+		values[i++] = visible ? pgxt_tag_datum(row->tag) : CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
 	}
 	values[i++] = Int64GetDatum(row->sums.xacts);
 	values[i++] = Int64GetDatum(row->sums.rollbacks);
