@@ -17,6 +17,9 @@
 # checks one random tag setting, one stored tag as a reader sees it, and
 # one tag_comment_key value.
 #
+# Before the random cases, the examples below (the README's) are checked:
+# tag.c and the reference must both give the documented tag.
+#
 # Usage: perl test/fuzz/tag_fuzz.pl [--cases N] [--seconds S] [--seed N]
 #                                   [--harness PATH] [--keep-going]
 #   --cases N     number of cases (default 2000; with --seconds, per batch)
@@ -224,6 +227,47 @@ sub spec_value
 	return join '', map { pick(@alphabet) } 1 .. int(rand(16));
 }
 
+#---- examples ----
+
+# [text, statement (-1: the whole string), tag_comment_key, encoding,
+#  expected tag or undef]
+my @EXAMPLES = (
+	[ "SELECT 1 /*tag='a'*/", -1, 'tag', 'UTF8', 'a' ],
+	[ "/*tag='a'*/ SELECT 1", -1, 'tag', 'UTF8', 'a' ],
+	[ "SELECT 1; /*tag='a'*/", 0, 'tag', 'UTF8', 'a' ],
+	[ "SELECT 1; /*tag='a'*/ SELECT 2", 0, 'tag', 'UTF8', undef ],
+	[ "SELECT 1; /*tag='a'*/ SELECT 2", 1, 'tag', 'UTF8', 'a' ],
+	[ "SELECT 1 /*tag='a'*/; SELECT 2", 0, 'tag', 'UTF8', 'a' ],
+	[ "SELECT 1 /*tag='a'*/ -- note", -1, 'tag', 'UTF8', undef ],
+	[ "SELECT 1 -- note\n/*tag='a'*/", -1, 'tag', 'UTF8', 'a' ],
+	[ "SELECT 1 -- /*tag='a'*/", -1, 'tag', 'UTF8', undef ],
+	[ "SELECT 1; /*tag='a'*/ -- x;\nSELECT 2", 1, 'tag', 'UTF8', 'a' ],
+	[ "SELECT 1; -- x;\n/*tag='a'*/ SELECT 2", 1, 'tag', 'UTF8', undef ],
+	[ "SELECT 1; -- x; /*tag='a'*/\nSELECT 2", 1, 'tag', 'UTF8', undef ],
+	[ "SELECT /*tag='a'*/ 1", -1, 'tag', 'UTF8', undef ],
+	[ "SELECT '/*tag=''a''*/'", -1, 'tag', 'UTF8', undef ],
+	[ "SELECT \$\$ x \$\$ /*tag='a'*/", -1, 'tag', 'UTF8', 'a' ],
+	[ "SELECT 1 /*tag=\"a\"*/", -1, 'tag', 'UTF8', undef ],
+	[ "SELECT 1 /*tag='a*/", -1, 'tag', 'UTF8', undef ],
+	[ "SELECT 1 /*tag=a*/", -1, 'tag', 'UTF8', undef ],
+	[ "SELECT 1 /*tag:a*/", -1, 'tag', 'UTF8', 'a' ],
+	[ "SELECT 1 /* /*tag='a'*/ */", -1, 'tag', 'UTF8', undef ],
+	[ "/* /*tag='a'*/ */ SELECT 1", -1, 'tag', 'UTF8', undef ],
+	[ "SELECT 1 /*tag='a%FF'*/", -1, 'tag', 'UTF8', undef ],
+	[ "SELECT 1 /*tag='a%FF'*/", -1, 'tag', 'SQL_ASCII', 'a%FF' ],
+	[ "SELECT 1 /*tag='caf%E9'*/", -1, 'tag', 'LATIN1', "caf\xc3\xa9" ],
+	[ "SELECT 1 /*tag='caf%C3%A9'*/", -1, 'tag', 'UTF8', "caf\xc3\xa9" ],
+	[ "SELECT 1 /*route='x%%3Cid%%3E'*/", -1, 'route', 'UTF8', 'x<id>' ],
+	[ "SELECT 1 /*tag='a\\'b'*/", -1, 'tag', 'UTF8', "a'b" ],
+	[ "SELECT 1 /*tag='',route='r'*/", -1, 'tag, route', 'UTF8', 'r' ],
+	[ "/*+ IndexScan(t) */ /*tag='a'*/ SELECT 1", -1, 'tag', 'UTF8', 'a' ],
+	[ "SELECT 1 /*controller:posts,action:index*/", -1, 'controller#action, job', 'UTF8', 'posts#index' ],
+	[ "SELECT 1 /*controller:posts,job:Import*/", -1, 'controller#action, job', 'UTF8', 'Import' ],
+	[ "SELECT 1 /*tag='" . ('x' x 63) . "'*/", -1, 'tag', 'UTF8', 'x' x 63 ],
+	[ "SELECT 1 /*tag='" . ('x' x 64) . "'*/", -1, 'tag', 'UTF8', ('x' x 54) . '~d19b1ac5' ],
+	[ "SELECT 1 /*tag='" . ("\xc3\xa9" x 40) . "'*/", -1, 'tag', 'UTF8', ("\xc3\xa9" x 27) . '~da5a8f25' ],
+);
+
 #---- driver ----
 
 sub hex_of { my ($s) = @_; return length($s) ? unpack('H*', $s) : '-' }
@@ -332,6 +376,55 @@ sub batch
 	$total_cases += $n;
 }
 
+# Check the examples: both tag.c and the reference must give the tag.
+sub examples
+{
+	my (@commands, @expected, @what);
+	for my $ex (@EXAMPLES)
+	{
+		my ($q, $index, $spec, $enc, $want) = @$ex;
+		my @locations = ([ -1, 0 ]);
+		if ($index >= 0)
+		{
+			my ($l17, $l18, $end) = @{ statements($q, 1)->[$index] };
+			@locations = map { [ $_, defined $end ? $end - $_ : 0 ] } $l17, $l18;
+		}
+		for my $l (@locations)
+		{
+			push @commands, join(' ', 'C', $enc, 1, 1, @$l, hex_of($spec), hex_of($q));
+			push @expected, $want;
+			push @what, "example " . show($q) . " at @$l, $spec, $enc";
+		}
+	}
+	my $in = "$workdir/examples";
+	open my $fh, '>:raw', $in or die $!;
+	print $fh map { "$_\n" } @commands;
+	close $fh;
+	my @out = `"$harness" < "$in"`;
+	for my $i (0 .. $#commands)
+	{
+		my ($possible, $tag) = split / /, $out[$i] // '';
+		chomp $tag if defined $tag;
+		my $got = !defined $tag || $tag eq '-' ? undef : unhex($tag);
+		my ($loc, $len, $spec, $q) = (split / /, $commands[$i])[ 4 .. 7 ];
+		my $ref = comment_tag(unhex($q), $loc, $len, unhex($spec),
+			(split / /, $commands[$i])[1], 1, 1);
+		my $want = $expected[$i];
+		for ([ 'tag.c', $got ], [ 'reference', $ref ])
+		{
+			my ($who, $val) = @$_;
+			$checks++;
+			next if (defined $val ? defined $want && $val eq $want : !defined $want);
+			$mismatches++;
+			print "EXAMPLE $what[$i]\n  $who: "
+			  . (defined $val ? show($val) : 'none') . "\n  documented: "
+			  . (defined $want ? show($want) : 'none') . "\n";
+		}
+	}
+	printf "tag_fuzz: %d examples, %d checks\n", scalar(@EXAMPLES), scalar(@commands) * 2;
+}
+
+examples();
 do { batch($cases) } while ($seconds > 0 && time() - $start < $seconds);
 
 my ($user, $system, $child_user, $child_system) = times;
