@@ -46,19 +46,17 @@ SELECT 1 /*no pairs*/ /*route='r'*/ /*tag='last'*/;
 -- statements of one query string: each one's own comments, in a block
 BEGIN \; SELECT 1 /* tag='in%20string' */	\; COMMIT;
 BEGIN \; SELECT 1 \; /*tag='second%20statement'*/ SELECT 2 \; COMMIT;
--- line comments around a statement's comment
-SELECT 1 -- before
-/*tag='after%20line%20comment'*/;
+-- line comments around a statement's comment (sent by \gexec as they
+-- are: psql before 15 strips line comments)
+SELECT E'SELECT 1 -- before\n/*tag=''after%20line%20comment''*/' \gexec
 -- a line comment closing the statement hides a comment before it
-SELECT 1 /*tag='hidden'*/ -- note
-;
+SELECT E'SELECT 1 /*tag=''hidden''*/ -- note\n' \gexec
 
 -- nothing read: not a comment that opens or closes the statement, not in
 -- the grammar, invalid, empty
 SELECT 1 /* tag='middle' */ + 1;
 SELECT '/* tag=''inside a string'' */';
-SELECT 1 -- /*tag='line'*/
-;
+SELECT E'SELECT 1 -- /*tag=''line''*/\n' \gexec
 SELECT 1 /*tag="double quoted"*/;
 SELECT 1 /*tag='unterminated*/;
 SELECT 1 /*tag=unquoted*/;
