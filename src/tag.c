@@ -149,7 +149,7 @@ static FmgrInfo to_utf8_proc;
 /* Character classes of the lexer. */
 #define CH_PLAIN	0			/* nothing special */
 #define CH_SPACE	1
-#define CH_SPECIAL	2			/* ; ' " $ / - : may start another element */
+#define CH_SPECIAL	2			/* ; ' " $ / - NUL: may start another element */
 static unsigned char char_class[256];
 static bool char_class_ready = false;
 
@@ -205,6 +205,7 @@ init_char_class(void)
 	char_class['\r'] = char_class['\f'] = char_class['\v'] = CH_SPACE;
 	for (; *special; special++)
 		char_class[(unsigned char) *special] = CH_SPECIAL;
+	char_class[0] = CH_SPECIAL;	/* stops every run at the string's end */
 	char_class_ready = true;
 }
 
@@ -235,17 +236,105 @@ dollar_delimiter(const char *base, const char *p, const char *end)
 }
 
 /*
+ * Past the block comment at p ("/" "*"), nested ones included, no further
+ * than end; NULL if it is not closed there.
+ */
+static pg_noinline const char *
+skip_block_comment(const char *p, const char *end)
+{
+	int			depth = 1;
+
+	p += 2;
+	while (p + 1 < end)
+	{
+		if (p[0] == '*' && p[1] == '/')
+		{
+			p += 2;
+			if (--depth == 0)
+				return p;
+		}
+		else if (p[0] == '/' && p[1] == '*')
+		{
+			p += 2;
+			depth++;
+		}
+		else
+			p++;
+	}
+	return NULL;
+}
+
+/*
+ * Past the quoted string, quoted identifier or dollar-quoted string at p
+ * (its delimiter dollar_len bytes long, 0 for quotes), no further than
+ * end; NULL if it is not closed there.  Strings follow
+ * standard_conforming_strings; E'' strings (the E starting a word) take
+ * backslash escapes.
+ */
+static pg_noinline const char *
+skip_quoted(const char *base, const char *p, const char *end, int dollar_len)
+{
+	const char *q;
+
+	if (dollar_len > 0)
+	{
+		for (q = p + dollar_len; end - q >= dollar_len; q++)
+		{
+			if (*q == '$' && memcmp(q, p, dollar_len) == 0)
+				return q + dollar_len;
+		}
+		return NULL;
+	}
+	if (*p == '\'')
+	{
+		bool		backslash = !standard_conforming_strings ||
+			(p > base && (p[-1] == 'E' || p[-1] == 'e') &&
+			 (p - 1 == base || !is_ident_char((unsigned char) p[-2])));
+
+		for (q = p + 1; q < end;)
+		{
+			char		d = *q++;
+
+			if (d == '\\' && backslash)
+			{
+				if (q < end)
+					q++;
+			}
+			else if (d == '\'')
+			{
+				if (q < end && *q == '\'')
+					q++;
+				else
+					return q;
+			}
+		}
+		return NULL;
+	}
+	/* a quoted identifier */
+	for (q = p + 1; q < end;)
+	{
+		if (*q++ == '"')
+		{
+			if (q < end && *q == '"')
+				q++;
+			else
+				return q;
+		}
+	}
+	return NULL;
+}
+
+/*
  * Cut the next element of SQL text at *pp, no further than end, and move
  * *pp past it.  base is the start of the whole string (the lexer looks one
- * or two bytes back for the prefix of a string or a dollar quote).  Quoted
- * strings follow standard_conforming_strings, E'' strings take backslash
- * escapes.
+ * or two bytes back for the prefix of a string or a dollar quote).
  */
 static LexKind
 lex_next(const char *base, const char **pp, const char *end)
 {
 	const char *p = *pp;
 	unsigned char c;
+	int			dollar_len = 0;
 
 	if (p >= end)
 		return LEX_END;
@@ -265,30 +354,9 @@ lex_next(const char *base, const char **pp, const char *end)
 	}
 	if (c == '/' && p + 1 < end && p[1] == '*')
 	{
-		int			depth = 1;
-
-		p += 2;
-		while (p + 1 < end)
-		{
-			if (p[0] == '*' && p[1] == '/')
-			{
-				p += 2;
-				if (--depth == 0)
-				{
-					*pp = p;
-					return LEX_BLOCK_COMMENT;
-				}
-			}
-			else if (p[0] == '/' && p[1] == '*')
-			{
-				p += 2;
-				depth++;
-			}
-			else
-				p++;
-		}
-		*pp = end;
-		return LEX_ERROR;
+		p = skip_block_comment(p, end);
+		*pp = p ? p : end;
+		return p ? LEX_BLOCK_COMMENT : LEX_ERROR;
 	}
 	if (c == '-' && p + 1 < end && p[1] == '-')
 	{
@@ -297,75 +365,12 @@ lex_next(const char *base, const char **pp, const char *end)
 		*pp = p;
 		return LEX_LINE_COMMENT;
 	}
-	if (c == '\'')
+	if (c == '\'' || c == '"' ||
+		(c == '$' && (dollar_len = dollar_delimiter(base, p, end)) > 0))
 	{
-		/* E'...' (the E starting a word) takes backslash escapes */
-		bool		backslash = !standard_conforming_strings ||
-			(p > base && (p[-1] == 'E' || p[-1] == 'e') &&
-			 (p - 1 == base || !is_ident_char((unsigned char) p[-2])));
-
-		p++;
-		while (p < end)
-		{
-			char		d = *p++;
-
-			if (d == '\\' && backslash)
-			{
-				if (p < end)
-					p++;
-			}
-			else if (d == '\'')
-			{
-				if (p < end && *p == '\'')
-					p++;
-				else
-				{
-					*pp = p;
-					return LEX_TOKEN;
-				}
-			}
-		}
-		*pp = end;
-		return LEX_ERROR;
-	}
-	if (c == '"')
-	{
-		p++;
-		while (p < end)
-		{
-			if (*p++ == '"')
-			{
-				if (p < end && *p == '"')
-					p++;
-				else
-				{
-					*pp = p;
-					return LEX_TOKEN;
-				}
-			}
-		}
-		*pp = end;
-		return LEX_ERROR;
-	}
-	if (c == '$')
-	{
-		int			dlen = dollar_delimiter(base, p, end);
-
-		if (dlen > 0)
-		{
-			const char *q = p + dlen;
-
-			for (; end - q >= dlen; q++)
-			{
-				if (*q == '$' && memcmp(q, p, dlen) == 0)
-				{
-					*pp = q + dlen;
-					return LEX_TOKEN;
-				}
-			}
-			*pp = end;
-			return LEX_ERROR;
-		}
+		p = skip_quoted(base, p, end, dollar_len);
+		*pp = p ? p : end;
+		return p ? LEX_TOKEN : LEX_ERROR;
 	}
 
 	/* a word, a number, an operator: up to what may start another element */
@@ -419,6 +424,104 @@ only_comments(const char *base, const char *from, const char *to,
 				return false;
 		}
 	}
+}
+
+/*
+ * Scan a statement's text from p (its first token) to end, for its
+ * trailing run: set *trail_start to the end of its last token (a ';' is
+ * not one), *closes to whether the last comment after that is a block
+ * comment.  Returns NULL, or where an unterminated comment, string or
+ * quote starts.
+ *
+ * This is lex_next's work in one loop, for speed: it runs over the whole
+ * text of every statement that closes with a comment.  Runs of plain or
+ * space characters stop at a character of another class, which the
+ * string's terminating NUL is; past end they are cut back.
+ */
+static const char *
+scan_to_end(const char *base, const char *p, const char *end,
+			const char **trail_start, bool *closes)
+{
+	const unsigned char *s = (const unsigned char *) p;
+	const unsigned char *e = (const unsigned char *) end;
+	const unsigned char *last = s;
+	bool		block = false;
+
+	while (s < e)
+	{
+		unsigned char c = *s;
+		const char *q;
+		int			dollar_len;
+
+		if (char_class[c] == CH_PLAIN)
+		{
+			do
+				s++;
+			while (char_class[*s] == CH_PLAIN);
+			if (s > e)
+				s = e;
+			last = s;
+			block = false;
+			continue;
+		}
+		if (char_class[c] == CH_SPACE)
+		{
+			do
+				s++;
+			while (char_class[*s] == CH_SPACE);
+			continue;
+		}
+		switch (c)
+		{
+			case ';':
+				s++;
+				continue;
+			case '/':
+				if (s + 1 < e && s[1] == '*')
+				{
+					q = skip_block_comment((const char *) s, end);
+					if (q == NULL)
+						return (const char *) s;
+					s = (const unsigned char *) q;
+					block = true;
+					continue;
+				}
+				break;
+			case '-':
+				if (s + 1 < e && s[1] == '-')
+				{
+					while (s < e && *s != '\n' && *s != '\r')
+						s++;
+					block = false;
+					continue;
+				}
+				break;
+			case '\'':
+			case '"':
+			case '$':
+				dollar_len = c == '$' ?
+					dollar_delimiter(base, (const char *) s, end) : 0;
+				if (c != '$' || dollar_len > 0)
+				{
+					q = skip_quoted(base, (const char *) s, end, dollar_len);
+					if (q == NULL)
+						return (const char *) s;
+					s = last = (const unsigned char *) q;
+					block = false;
+					continue;
+				}
+				break;
+			default:
+				break;
+		}
+		/* '/', '-' or '$' as an operator or in a word */
+		s++;
+		last = s;
+		block = false;
+	}
+	*trail_start = (const char *) last;
+	*closes = block;
+	return NULL;
 }
 
 /*
@@ -784,6 +887,39 @@ sink_unit(TagSink *sink, const char *bytes, int n)
 }
 
 /*
+ * Append n ASCII bytes, each a unit of its own.
+ */
+static void
+sink_ascii(TagSink *sink, const char *bytes, int n)
+{
+	uint32		hash = sink->hash;
+	int			before = sink->len;
+	int			room;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		hash = (hash ^ (unsigned char) bytes[i]) * 16777619u;
+	sink->hash = hash;
+	sink->total += n;
+	if (sink->full)
+		return;
+	room = sink->max - sink->len;
+	if (n > room)
+	{
+		memcpy(sink->buf + sink->len, bytes, room);
+		sink->len += room;
+		sink->full = true;
+	}
+	else
+	{
+		memcpy(sink->buf + sink->len, bytes, n);
+		sink->len += n;
+	}
+	if (before <= sink->max - HASH_SUFFIX_LEN)
+		sink->cut = Min(sink->len, sink->max - HASH_SUFFIX_LEN);
+}
+
+/*
  * Append a byte as %XX.
  */
 static void
@@ -1005,6 +1141,24 @@ sink_value(TagSink *sink, ValueReader *reader, int (*next) (ValueReader *),
 }
 
 /*
+ * True if a value's bytes are all ASCII and stand for themselves (no
+ * escape or '%' in a quoted value): the common case, appended in bulk.
+ */
+static inline bool
+plain_ascii(const ValueReader *reader)
+{
+	const char *p;
+
+	for (p = reader->p; p < reader->end; p++)
+	{
+		if (IS_HIGHBIT_SET(*p) ||
+			(reader->quoted && (*p == '\\' || *p == '%')))
+			return false;
+	}
+	return true;
+}
+
+/*
  * Build the tag of one alternative of spec from the values of a comment,
  * into out.  Returns false if a key has no value, or a value is empty or
  * invalid.
@@ -1031,8 +1185,11 @@ alternative_tag(const TagSpec *spec, int alt, const ValueSpan *values,
 		reader.end = values[i].end;
 		reader.quoted = values[i].quoted;
 		before = sink.total;
-		if (!sink_value(&sink, &reader, value_next, false) ||
-			sink.total == before)
+		if (plain_ascii(&reader))
+			sink_ascii(&sink, reader.p, reader.end - reader.p);
+		else if (!sink_value(&sink, &reader, value_next, false))
+			return false;
+		if (sink.total == before)
 			return false;
 	}
 	return sink_finish(&sink, out);
@@ -1073,29 +1230,32 @@ comment_tag(const char *comment, const char *comment_end,
  * semicolons, in order.
  */
 static bool
-run_tag(const char *base, const char *from, const char *to,
-		const TagSpec *spec, char *out, int outsize)
+run_tag(const char *from, const char *to, const TagSpec *spec, char *out,
+		int outsize)
 {
 	const char *p = from;
 
-	for (;;)
+	while (p < to)
 	{
-		const char *element = p;
-
-		switch (lex_next(base, &p, to))
+		if (p[0] == '/' && p + 1 < to && p[1] == '*')
 		{
-			case LEX_BLOCK_COMMENT:
-				if (comment_tag(element, p, spec, out, outsize))
-					return true;
-				break;
-			case LEX_SPACE:
-			case LEX_SEMICOLON:
-			case LEX_LINE_COMMENT:
-				break;
-			default:
+			const char *comment = p;
+
+			p = skip_block_comment(p, to);
+			if (p == NULL)
 				return false;
+			if (comment_tag(comment, p, spec, out, outsize))
+				return true;
 		}
+		else if (p[0] == '-' && p + 1 < to && p[1] == '-')
+		{
+			while (p < to && *p != '\n' && *p != '\r')
+				p++;
+		}
+		else
+			p++;				/* whitespace or ';' */
 	}
+	return false;
 }
 
 /*
@@ -1119,10 +1279,10 @@ pgxt_comment_tag(const char *text, int location, int length,
 	const char *trail_start = NULL;
 	const char *trail_end;
 	const char *p;
+	const char *error;
 	bool		lead_opens = false;
 	bool		trail_closes = false;
 	bool		seen_nonspace = false;
-	LexKind		kind;
 
 	if (text == NULL || key == NULL || outsize < 16)
 		return false;
@@ -1154,79 +1314,83 @@ pgxt_comment_tag(const char *text, int location, int length,
 	p = lead_start;
 	for (;;)
 	{
-		const char *element = p;
+		unsigned char c;
 
-		kind = lex_next(text, &p, end);
-		if (kind == LEX_TOKEN)
-		{
-			lead_end = element;
-			break;
-		}
-		if (kind == LEX_END || kind == LEX_ERROR)
+		while (p < end && char_class[(unsigned char) *p] == CH_SPACE)
+			p++;
+		if (p >= end)
 			return false;		/* no statement */
-		if (kind == LEX_SEMICOLON)
+		c = (unsigned char) *p;
+		if (c == ';')
 		{
-			lead_start = p;
+			lead_start = ++p;
 			lead_opens = false;
 			seen_nonspace = false;
 		}
-		else if (kind != LEX_SPACE && !seen_nonspace)
+		else if (c == '/' && p + 1 < end && p[1] == '*')
 		{
-			lead_opens = (kind == LEX_BLOCK_COMMENT);
+			if (!seen_nonspace)
+				lead_opens = true;
 			seen_nonspace = true;
+			p = skip_block_comment(p, end);
+			if (p == NULL)
+				return false;
 		}
+		else if (c == '-' && p + 1 < end && p[1] == '-')
+		{
+			seen_nonspace = true;
+			while (p < end && *p != '\n' && *p != '\r')
+				p++;
+		}
+		else
+			break;				/* the first token */
 	}
+	lead_end = p;
 
 	/* the trailing run: after the last token, closing with a comment */
-	trail_start = p;
-	for (;;)
-	{
-		kind = lex_next(text, &p, end);
-		if (kind == LEX_END)
-			break;
-		if (kind == LEX_ERROR)
-		{
-			trail_start = NULL;
-			break;
-		}
-		if (kind == LEX_TOKEN)
-		{
-			trail_start = p;
-			trail_closes = false;
-		}
-		else if (kind == LEX_BLOCK_COMMENT || kind == LEX_LINE_COMMENT)
-			trail_closes = (kind == LEX_BLOCK_COMMENT);
-	}
+	error = scan_to_end(text, p, end, &trail_start, &trail_closes);
+	if (error == lead_end)
+		return false;			/* no statement: its first token is broken */
+	if (error != NULL)
+		trail_start = NULL;
 	trail_end = end;
 	if (trail_start != NULL && *end != '\0')
 	{
 		/* the last statement's run goes on past its ';' */
-		const char *string_end = end + strlen(end);
 		bool		last = true;
 		bool		closes = trail_closes;
 
 		p = end;
-		while (last)
+		while (*p == ';' || char_class[(unsigned char) *p] == CH_SPACE)
+			p++;
+		if (*p != '\0')
 		{
-			kind = lex_next(text, &p, string_end);
-			if (kind == LEX_END)
-				break;
-			if (kind == LEX_TOKEN || kind == LEX_ERROR)
-				last = false;
-			else if (kind == LEX_BLOCK_COMMENT || kind == LEX_LINE_COMMENT)
-				closes = (kind == LEX_BLOCK_COMMENT);
+			const char *string_end = p + strlen(p);
+			LexKind		kind;
+
+			while (last)
+			{
+				kind = lex_next(text, &p, string_end);
+				if (kind == LEX_END)
+					break;
+				if (kind == LEX_TOKEN || kind == LEX_ERROR)
+					last = false;
+				else if (kind == LEX_BLOCK_COMMENT ||
+						 kind == LEX_LINE_COMMENT)
+					closes = (kind == LEX_BLOCK_COMMENT);
+			}
 		}
 		if (last)
 		{
-			trail_end = string_end;
+			trail_end = p;
 			trail_closes = closes;
 		}
 	}
 
-	if (lead_opens && run_tag(text, lead_start, lead_end, spec, out, outsize))
+	if (lead_opens && run_tag(lead_start, lead_end, spec, out, outsize))
 		return true;
 	if (trail_start != NULL && trail_closes &&
-		run_tag(text, trail_start, trail_end, spec, out, outsize))
+		run_tag(trail_start, trail_end, spec, out, outsize))
 		return true;
 	return false;
 }

@@ -401,6 +401,11 @@ sub examples
 	print $fh map { "$_\n" } @commands;
 	close $fh;
 	my @out = `"$harness" < "$in"`;
+	if ($? != 0 || @out != @commands)
+	{
+		print STDERR "tag_fuzz: the harness failed on the examples (status $?)\n";
+		exit 2;
+	}
 	for my $i (0 .. $#commands)
 	{
 		my ($possible, $tag) = split / /, $out[$i] // '';
