@@ -35,7 +35,7 @@
  * keys all have a value gives the tag, the values joined the same way:
  * 'controller#action, job' gives "posts#index", or the job's name.
  *
- * Stored form: see tag.h.  pgxt_tag_datum gives a reader the stored tag as
+ * Stored form: see tag.h.  pgxt_tag_cstring gives a reader the stored tag as
  * it is in a UTF-8 (or SQL_ASCII) database, with non-ASCII bytes written
  * %XX in any other.
  *
@@ -111,6 +111,13 @@ typedef struct ValueSpan
 	bool		found;
 } ValueSpan;
 
+/* A block comment's place in the text. */
+typedef struct CommentSpan
+{
+	const char *start;
+	const char *end;
+} CommentSpan;
+
 /* Reads a value's bytes: quoted ones unescaped and decoded. */
 typedef struct ValueReader
 {
@@ -151,6 +158,7 @@ static FmgrInfo to_utf8_proc;
 #define CH_SPACE	1
 #define CH_SPECIAL	2			/* ; ' " $ / - NUL: may start another element */
 static unsigned char char_class[256];
+static bool key_char[256];		/* may appear in a key, unescaped */
 static bool char_class_ready = false;
 
 static bool parse_key_spec(const char *value, TagSpec *spec, char *error,
@@ -193,12 +201,13 @@ hex_value(int c)
 }
 
 /*
- * Fill char_class once.
+ * Fill char_class and key_char once.
  */
 static void
 init_char_class(void)
 {
 	const char *special = ";'\"$/-";
+	int			c;
 
 	memset(char_class, CH_PLAIN, sizeof(char_class));
 	char_class[' '] = char_class['\t'] = char_class['\n'] = CH_SPACE;
@@ -206,6 +215,10 @@ init_char_class(void)
 	for (; *special; special++)
 		char_class[(unsigned char) *special] = CH_SPECIAL;
 	char_class[0] = CH_SPECIAL;	/* stops every run at the string's end */
+	for (c = 0; c < 256; c++)
+		key_char[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
+			c == '~';
 	char_class_ready = true;
 }
 
@@ -430,47 +443,55 @@ only_comments(const char *base, const char *from, const char *to,
  * Scan a statement's text from p (its first token) to end, for its
  * trailing run: set *trail_start to the end of its last token (a ';' is
  * not one), *closes to whether the last comment after that is a block
- * comment.  Returns NULL, or where an unterminated comment, string or
- * quote starts.
+ * comment, *first to where the first block comment after that token lies
+ * (start NULL if none).  Returns NULL, or where an unterminated comment,
+ * string or quote starts.
  *
  * This is lex_next's work in one loop, for speed: it runs over the whole
- * text of every statement that closes with a comment.  Runs of plain or
- * space characters stop at a character of another class, which the
- * string's terminating NUL is; past end they are cut back.
+ * text of every statement that closes with a comment.  strcspn (vectorized
+ * in the C library) skips what lies between bytes that may start a
+ * comment, a string or a quote; it stops at the string's terminating NUL
+ * at the latest, and what it skips past end is cut back.
  */
 static const char *
 scan_to_end(const char *base, const char *p, const char *end,
-			const char **trail_start, bool *closes)
+			const char **trail_start, bool *closes, CommentSpan *first)
 {
 	const unsigned char *s = (const unsigned char *) p;
 	const unsigned char *e = (const unsigned char *) end;
 	const unsigned char *last = s;
 	bool		block = false;
 
+	first->start = NULL;
+
 	while (s < e)
 	{
-		unsigned char c = *s;
+		const unsigned char *stop;
+		unsigned char c;
 		const char *q;
 		int			dollar_len;
 
-		if (char_class[c] == CH_PLAIN)
+		/* words, numbers, operators and whitespace, up to a special byte */
+		stop = s + strcspn((const char *) s, "'\"$/-;");
+		if (stop > e)
+			stop = e;
+		if (stop > s)
 		{
-			do
-				s++;
-			while (char_class[*s] == CH_PLAIN);
-			if (s > e)
-				s = e;
-			last = s;
-			block = false;
-			continue;
+			const unsigned char *t = stop;
+
+			while (t > s && char_class[t[-1]] == CH_SPACE)
+				t--;
+			if (t > s)
+			{
+				last = t;		/* a token ends there */
+				block = false;
+				first->start = NULL;
+			}
+			s = stop;
+			if (s >= e)
+				break;
 		}
-		if (char_class[c] == CH_SPACE)
-		{
-			do
-				s++;
-			while (char_class[*s] == CH_SPACE);
-			continue;
-		}
+		c = *s;
 		switch (c)
 		{
 			case ';':
@@ -482,6 +503,11 @@ scan_to_end(const char *base, const char *p, const char *end,
 					q = skip_block_comment((const char *) s, end);
 					if (q == NULL)
 						return (const char *) s;
+					if (first->start == NULL)
+					{
+						first->start = (const char *) s;
+						first->end = q;
+					}
 					s = (const unsigned char *) q;
 					block = true;
 					continue;
@@ -508,6 +534,7 @@ scan_to_end(const char *base, const char *p, const char *end,
 						return (const char *) s;
 					s = last = (const unsigned char *) q;
 					block = false;
+					first->start = NULL;
 					continue;
 				}
 				break;
@@ -518,6 +545,7 @@ scan_to_end(const char *base, const char *p, const char *end,
 		s++;
 		last = s;
 		block = false;
+		first->start = NULL;
 	}
 	*trail_start = (const char *) last;
 	*closes = block;
@@ -727,9 +755,7 @@ parse_body(const char *p, const char *end, const TagSpec *spec,
 				c = hex_value(p[1]) * 16 + hex_value(p[2]);
 				p += 3;
 			}
-			else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-					 (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-					 c == '.' || c == '~')
+			else if (key_char[c])
 				p++;
 			else
 				break;
@@ -774,6 +800,7 @@ parse_body(const char *p, const char *end, const TagSpec *spec,
 		for (i = 0; i < spec->nkeys && name_fits; i++)
 		{
 			if (!values[i].found && spec->key_len[i] == namelen &&
+				spec->key[i][0] == name[0] &&
 				memcmp(spec->key[i], name, namelen) == 0)
 			{
 				values[i].start = vstart;
@@ -1227,11 +1254,12 @@ comment_tag(const char *comment, const char *comment_end,
 
 /*
  * Try the block comments of a run [from, to) of whitespace, comments and
- * semicolons, in order.
+ * semicolons, in order.  known, if not NULL, is one of them, already
+ * skipped once.
  */
 static bool
-run_tag(const char *from, const char *to, const TagSpec *spec, char *out,
-		int outsize)
+run_tag(const char *from, const char *to, const CommentSpan *known,
+		const TagSpec *spec, char *out, int outsize)
 {
 	const char *p = from;
 
@@ -1241,7 +1269,10 @@ run_tag(const char *from, const char *to, const TagSpec *spec, char *out,
 		{
 			const char *comment = p;
 
-			p = skip_block_comment(p, to);
+			if (known != NULL && p == known->start)
+				p = known->end;
+			else
+				p = skip_block_comment(p, to);
 			if (p == NULL)
 				return false;
 			if (comment_tag(comment, p, spec, out, outsize))
@@ -1280,6 +1311,7 @@ pgxt_comment_tag(const char *text, int location, int length,
 	const char *trail_end;
 	const char *p;
 	const char *error;
+	CommentSpan first_trailing;
 	bool		lead_opens = false;
 	bool		trail_closes = false;
 	bool		seen_nonspace = false;
@@ -1290,9 +1322,9 @@ pgxt_comment_tag(const char *text, int location, int length,
 		spec = active_spec;
 	else
 	{
-		char		error[256];
+		char		message[256];
 
-		if (!parse_key_spec(key, &local_spec, error, sizeof(error)))
+		if (!parse_key_spec(key, &local_spec, message, sizeof(message)))
 			return false;
 		spec = &local_spec;
 	}
@@ -1348,7 +1380,8 @@ pgxt_comment_tag(const char *text, int location, int length,
 	lead_end = p;
 
 	/* the trailing run: after the last token, closing with a comment */
-	error = scan_to_end(text, p, end, &trail_start, &trail_closes);
+	error = scan_to_end(text, p, end, &trail_start, &trail_closes,
+						&first_trailing);
 	if (error == lead_end)
 		return false;			/* no statement: its first token is broken */
 	if (error != NULL)
@@ -1366,11 +1399,11 @@ pgxt_comment_tag(const char *text, int location, int length,
 		if (*p != '\0')
 		{
 			const char *string_end = p + strlen(p);
-			LexKind		kind;
 
 			while (last)
 			{
-				kind = lex_next(text, &p, string_end);
+				LexKind		kind = lex_next(text, &p, string_end);
+
 				if (kind == LEX_END)
 					break;
 				if (kind == LEX_TOKEN || kind == LEX_ERROR)
@@ -1387,10 +1420,11 @@ pgxt_comment_tag(const char *text, int location, int length,
 		}
 	}
 
-	if (lead_opens && run_tag(lead_start, lead_end, spec, out, outsize))
+	if (lead_opens &&
+		run_tag(lead_start, lead_end, NULL, spec, out, outsize))
 		return true;
 	if (trail_start != NULL && trail_closes &&
-		run_tag(trail_start, trail_end, spec, out, outsize))
+		run_tag(trail_start, trail_end, &first_trailing, spec, out, outsize))
 		return true;
 	return false;
 }
@@ -1430,14 +1464,15 @@ pgxt_tag_from_setting(const char *value, char *out, int outsize)
 }
 
 /*
- * A stored tag as text for the database reading it: as it is in a UTF-8
- * or SQL_ASCII database, with its non-ASCII bytes written %XX in any other
+ * A stored tag for the database reading it: as it is in a UTF-8 or
+ * SQL_ASCII database, with its non-ASCII bytes written %XX in any other
  * (and, whatever the database, any byte that is not valid UTF-8, which a
- * tag stored by an older version may hold).  Allocates in the current
- * memory context.
+ * tag stored by an older version may hold).  Returns tag itself or a
+ * string allocated in the current memory context.  For a tag sent in a
+ * message, too.
  */
-Datum
-pgxt_tag_datum(const char *tag)
+const char *
+pgxt_tag_cstring(const char *tag)
 {
 	int			encoding = GetDatabaseEncoding();
 	int			len = strlen(tag);
@@ -1453,7 +1488,7 @@ pgxt_tag_datum(const char *tag)
 	if (*p == '\0' || encoding == PG_SQL_ASCII ||
 		(encoding == PG_UTF8 &&
 		 pgxt_encoding_verifymbstr(PG_UTF8, tag, len) == len))
-		return CStringGetTextDatum(tag);
+		return tag;
 
 	buf = palloc(3 * len + 1);
 	p = tag;
@@ -1485,7 +1520,17 @@ pgxt_tag_datum(const char *tag)
 		}
 	}
 	buf[n] = '\0';
-	return PointerGetDatum(cstring_to_text_with_len(buf, n));
+	return buf;
+}
+
+/*
+ * pgxt_tag_cstring as a text Datum, for a view's tag column.  Allocates in
+ * the current memory context.
+ */
+Datum
+pgxt_tag_datum(const char *tag)
+{
+	return CStringGetTextDatum(pgxt_tag_cstring(tag));
 }
 
 /*

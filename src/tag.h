@@ -102,6 +102,7 @@ PGXT_BEGIN_INTERNAL
 extern bool pgxt_comment_tag(const char *text, int location, int length,
 							 const char *key, char *out, int outsize);
 extern void pgxt_tag_from_setting(const char *value, char *out, int outsize);
+extern const char *pgxt_tag_cstring(const char *tag);
 extern Datum pgxt_tag_datum(const char *tag);
 extern bool pgxt_tag_check_hook(char **newval, void **extra, GucSource source);
 extern bool pgxt_tag_comment_key_check_hook(char **newval, void **extra,
