@@ -200,6 +200,7 @@ backend_attach(void)
 	memset(&xact, 0, sizeof(xact));
 	memset(&entry_cache, 0, sizeof(entry_cache));
 	key_dirty = true;
+	pgxt_tag_backend_init();
 	before_shmem_exit(backend_exit, (Datum) 0);
 	backend_tracking = BACKEND_TRACKED;
 	return true;

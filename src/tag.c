@@ -41,8 +41,8 @@
  *
  * Nothing here takes a lock or touches shared memory; nothing raises an
  * error for the application's statement.  The conversion to UTF-8 of a
- * database that is neither UTF-8 nor SQL_ASCII looks its function up in
- * the catalogs once per backend, inside a transaction.
+ * database that is neither UTF-8 nor SQL_ASCII is looked up in the
+ * catalogs once per backend, by pgxt_tag_backend_init.
  *
  * Copyright (c) 2026, the postgres_extension developers
  *
@@ -986,26 +986,38 @@ sink_finish(const TagSink *sink, char *out)
 }
 
 /*
- * Look the conversion from the database encoding to UTF-8 up, once, if it
- * is not known yet and a transaction allows catalog access.  Returns
- * whether it is ready.
+ * Look the conversion from the database encoding to UTF-8 up, once per
+ * backend, when the database encoding needs one.  The caller runs inside a
+ * transaction (catalog access) and outside error handling; the hooks call
+ * this when a backend starts being tracked, so that tags are never
+ * converted one way in some contexts and another in others.
  */
-static bool
+void
+pgxt_tag_backend_init(void)
+{
+	int			encoding = GetDatabaseEncoding();
+	Oid			proc;
+
+	if (to_utf8_state != CONVERSION_UNKNOWN)
+		return;
+	to_utf8_state = CONVERSION_NONE;
+	if (encoding == PG_UTF8 || encoding == PG_SQL_ASCII ||
+		!IsTransactionState())
+		return;
+	proc = FindDefaultConversionProc(encoding, PG_UTF8);
+	if (OidIsValid(proc))
+	{
+		fmgr_info_cxt(proc, &to_utf8_proc, TopMemoryContext);
+		to_utf8_state = CONVERSION_READY;
+	}
+}
+
+/*
+ * Whether the conversion to UTF-8 is ready (see pgxt_tag_backend_init).
+ */
+static inline bool
 to_utf8_ready(void)
 {
-	if (to_utf8_state == CONVERSION_UNKNOWN && IsTransactionState())
-	{
-		Oid			proc = FindDefaultConversionProc(GetDatabaseEncoding(),
-													 PG_UTF8);
-
-		if (OidIsValid(proc))
-		{
-			fmgr_info_cxt(proc, &to_utf8_proc, TopMemoryContext);
-			to_utf8_state = CONVERSION_READY;
-		}
-		else
-			to_utf8_state = CONVERSION_NONE;
-	}
 	return to_utf8_state == CONVERSION_READY;
 }
 
@@ -1534,26 +1546,12 @@ pgxt_tag_datum(const char *tag)
 }
 
 /*
- * GUC check hook of postgres_extension.tag: any value is accepted (it is
- * converted and cut when a transaction takes it).  Inside a transaction,
- * a non-ASCII value gets the conversion to UTF-8 looked up now, so that it
- * is ready if the tag is taken where the catalogs cannot be read.
+ * GUC check hook of postgres_extension.tag: any value is accepted; it is
+ * converted and cut when a transaction takes it (pgxt_tag_from_setting).
  */
 bool
 pgxt_tag_check_hook(char **newval, void **extra, GucSource source)
 {
-	const char *p;
-
-	for (p = *newval ? *newval : ""; *p; p++)
-	{
-		if (IS_HIGHBIT_SET(*p))
-		{
-			if (GetDatabaseEncoding() != PG_UTF8 &&
-				GetDatabaseEncoding() != PG_SQL_ASCII)
-				(void) to_utf8_ready();
-			break;
-		}
-	}
 	return true;
 }
 

@@ -101,6 +101,7 @@ PGXT_BEGIN_INTERNAL
 
 extern bool pgxt_comment_tag(const char *text, int location, int length,
 							 const char *key, char *out, int outsize);
+extern void pgxt_tag_backend_init(void);
 extern void pgxt_tag_from_setting(const char *value, char *out, int outsize);
 extern const char *pgxt_tag_cstring(const char *tag);
 extern Datum pgxt_tag_datum(const char *tag);

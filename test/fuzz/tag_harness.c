@@ -18,8 +18,8 @@
  *	 K spec							  parse of tag_comment_key: "ok" or
  *									  "error" and the message (hex)
  * enc is UTF8, SQL_ASCII, LATIN1 or EUC_JP (no conversion: escaped), scs
- * is standard_conforming_strings (0 or 1), tx whether a transaction is open
- * (0: the conversion cannot be looked up).
+ * is standard_conforming_strings (0 or 1), tx whether the conversion to
+ * UTF-8 was looked up (pgxt_tag_backend_init; 0: not, bytes are escaped).
  *
  * Copyright (c) 2026, the postgres_extension developers
  *
@@ -211,6 +211,8 @@ set_database(const char *name, int in_transaction)
 		to_utf8_state = CONVERSION_UNKNOWN;
 	harness_encoding = encoding;
 	harness_in_transaction = in_transaction != 0;
+	if (in_transaction)
+		pgxt_tag_backend_init();
 }
 
 int
