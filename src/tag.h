@@ -41,14 +41,13 @@ PGXT_END_INTERNAL
  * ';'.  Any byte up to ' ' counts as space here: a false "maybe" costs
  * only the exact parse.
  */
-static inline bool
+static pg_attribute_always_inline bool
 pgxt_comment_possible(const char *text, int location, int length)
 {
 	const unsigned char *base = (const unsigned char *) text;
 	const unsigned char *stmt;
+	const unsigned char *end;
 	const unsigned char *p;
-	size_t		len;
-	bool		newline = false;
 
 	if (text == NULL)
 		return false;
@@ -58,43 +57,47 @@ pgxt_comment_possible(const char *text, int location, int length)
 		length = 0;
 	}
 	stmt = base + location;
+	end = stmt + (length > 0 ? (size_t) length : strlen((const char *) stmt));
+
+	/* the statement's own text opens or closes with a comment */
+	for (p = stmt; p < end && (*p <= ' ' || *p == ';'); p++)
+		;
+	if (end - p >= 4)
+	{
+		if (p[0] == '/' && p[1] == '*')
+			return true;
+		while (end[-1] <= ' ' || end[-1] == ';')
+			end--;
+		if (end - p >= 4 && end[-2] == '*' && end[-1] == '/')
+			return true;
+	}
 
 	/*
 	 * a comment between the last ';' and the statement; a ';' that ends the
 	 * line before may be inside a line comment
 	 */
-	p = stmt;
-	while (p > base && p[-1] <= ' ')
+	if (location > 0)
 	{
-		p--;
-		newline |= (*p == '\n' || *p == '\r');
-	}
-	if (p > base &&
-		(p[-1] != ';' ||
-		 (newline && pgxt_line_has_dashes(text, (const char *) p - 1))))
-		return true;
+		bool		newline = false;
 
-	len = length > 0 ? (size_t) length : strlen((const char *) stmt);
+		for (p = stmt; p > base && p[-1] <= ' '; p--)
+			newline |= (p[-1] == '\n' || p[-1] == '\r');
+		if (p > base &&
+			(p[-1] != ';' ||
+			 (newline && pgxt_line_has_dashes(text, (const char *) p - 1))))
+			return true;
+	}
 
 	/* a comment after the statement's ';' */
-	for (p = stmt + len; *p != '\0' && (*p <= ' ' || *p == ';'); p++)
-		;
-	if ((p[0] == '/' && p[1] == '*') || (p[0] == '-' && p[1] == '-'))
-		return true;
-
-	/* a comment opening or closing the statement's own text */
-	while (len > 0 && (stmt[0] <= ' ' || stmt[0] == ';'))
+	p = stmt + length;
+	if (length > 0 && *p != '\0')
 	{
-		stmt++;
-		len--;
+		while (*p == ';' || (*p <= ' ' && *p != '\0'))
+			p++;
+		if ((p[0] == '/' && p[1] == '*') || (p[0] == '-' && p[1] == '-'))
+			return true;
 	}
-	if (len < 4)
-		return false;
-	if (stmt[0] == '/' && stmt[1] == '*')
-		return true;
-	while (len > 0 && (stmt[len - 1] <= ' ' || stmt[len - 1] == ';'))
-		len--;
-	return len >= 4 && stmt[len - 2] == '*' && stmt[len - 1] == '/';
+	return false;
 }
 
 PGXT_BEGIN_INTERNAL
