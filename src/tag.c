@@ -1080,9 +1080,9 @@ char_to_utf8(const char *src, int len, char *dst)
  * database encoding, makes the value invalid (returns false) unless
  * escape_invalid, or in a SQL_ASCII database, where its first byte is
  * written %XX and the bytes after it are read again.  A SQL_ASCII
- * database's bytes count as UTF-8 when they are valid UTF-8.  Without the
- * conversion to UTF-8 (outside a transaction before it was looked up), a
- * character's bytes are written %XX.
+ * database's bytes count as UTF-8 when they are valid UTF-8.  Without a
+ * conversion to UTF-8 (none for the encoding, or not looked up: see
+ * pgxt_tag_backend_init), a character's bytes are written %XX.
  */
 static bool
 sink_value(TagSink *sink, ValueReader *reader, int (*next) (ValueReader *),

@@ -31,20 +31,19 @@ PGXT_END_INTERNAL
 
 /*
  * Quick test, inline on the hot path: may the statement at [location,
- * location + length) of text (length 0: to the end; location -1: all of
- * it) have a comment that pgxt_comment_tag reads?  Only then is that worth
- * calling.  False only when it has none: the statement's text neither
- * opens nor closes with "/" "*" or "*" "/" (semicolons and whitespace
- * aside), nothing but whitespace separates it from the ';' before it or
- * from the string's start (18 starts a statement at its first token, so a
- * comment before it lies outside the range), and no comment follows its
- * ';'.  Any byte up to ' ' counts as space here: a false "maybe" costs
- * only the exact parse.
+ * location + length) of text (length 0: to the end) have a comment that
+ * pgxt_comment_tag reads?  Only then is that worth calling.  False only
+ * when it has none: the statement's text neither opens nor closes with
+ * "/" "*" or "*" "/" (semicolons and whitespace aside), nothing but
+ * whitespace separates it from the ';' before it or from the string's
+ * start (18 starts a statement at its first token, so a comment before it
+ * lies outside the range), and no comment follows its ';'.  Any byte from
+ * 1 to ' ' counts as space here: a false "maybe" costs only the exact
+ * parse.  Location -1 (the whole string) is always a "maybe".
  */
 static pg_attribute_always_inline bool
 pgxt_comment_possible(const char *text, int location, int length)
 {
-	const unsigned char *base = (const unsigned char *) text;
 	const unsigned char *stmt;
 	const unsigned char *end;
 	const unsigned char *p;
@@ -52,15 +51,30 @@ pgxt_comment_possible(const char *text, int location, int length)
 	if (text == NULL)
 		return false;
 	if (location < 0)
+		return true;
+	stmt = (const unsigned char *) text + location;
+	if (length > 0)
 	{
-		location = 0;
-		length = 0;
+		/*
+		 * a comment after the statement's ';': most often the string ends
+		 * just after it, or after one more byte of space, which a few reads
+		 * tell
+		 */
+		end = stmt + length;
+		if (end[0] != '\0' && end[1] != '\0' &&
+			(end[2] != '\0' || end[1] > ' '))
+		{
+			for (p = end; *p == ';' || (unsigned char) (*p - 1) < ' '; p++)
+				;
+			if ((p[0] == '/' && p[1] == '*') || (p[0] == '-' && p[1] == '-'))
+				return true;
+		}
 	}
-	stmt = base + location;
-	end = stmt + (length > 0 ? (size_t) length : strlen((const char *) stmt));
+	else
+		end = stmt + strlen((const char *) stmt);
 
 	/* the statement's own text opens or closes with a comment */
-	for (p = stmt; p < end && (*p <= ' ' || *p == ';'); p++)
+	for (p = stmt; (unsigned char) (*p - 1) < ' '; p++)
 		;
 	if (end - p >= 4)
 	{
@@ -68,7 +82,7 @@ pgxt_comment_possible(const char *text, int location, int length)
 			return true;
 		while (end[-1] <= ' ' || end[-1] == ';')
 			end--;
-		if (end - p >= 4 && end[-2] == '*' && end[-1] == '/')
+		if (end[-1] == '/' && end - p >= 2 && end[-2] == '*')
 			return true;
 	}
 
@@ -78,6 +92,7 @@ pgxt_comment_possible(const char *text, int location, int length)
 	 */
 	if (location > 0)
 	{
+		const unsigned char *base = (const unsigned char *) text;
 		bool		newline = false;
 
 		for (p = stmt; p > base && p[-1] <= ' '; p--)
@@ -85,16 +100,6 @@ pgxt_comment_possible(const char *text, int location, int length)
 		if (p > base &&
 			(p[-1] != ';' ||
 			 (newline && pgxt_line_has_dashes(text, (const char *) p - 1))))
-			return true;
-	}
-
-	/* a comment after the statement's ';' */
-	p = stmt + length;
-	if (length > 0 && *p != '\0')
-	{
-		while (*p == ';' || (*p <= ' ' && *p != '\0'))
-			p++;
-		if ((p[0] == '/' && p[1] == '*') || (p[0] == '-' && p[1] == '-'))
 			return true;
 	}
 	return false;
