@@ -39,7 +39,8 @@ PGXT_END_INTERNAL
  * start (18 starts a statement at its first token, so a comment before it
  * lies outside the range), and no comment follows its ';'.  Any byte from
  * 1 to ' ' counts as space here: a false "maybe" costs only the exact
- * parse.  Location -1 (the whole string) is always a "maybe".
+ * parse.  For location -1 (the whole string, when the statement's place
+ * is not known) any block comment is a "maybe".
  */
 static pg_attribute_always_inline bool
 pgxt_comment_possible(const char *text, int location, int length)
@@ -51,7 +52,7 @@ pgxt_comment_possible(const char *text, int location, int length)
 	if (text == NULL)
 		return false;
 	if (location < 0)
-		return true;
+		return strstr(text, "/*") != NULL;
 	stmt = (const unsigned char *) text + location;
 	if (length > 0)
 	{
