@@ -35,17 +35,23 @@ SELECT 1 /*route='%2Fcheckout',tag='ignored'*/;
 SELECT 1 /*controller:posts,route:marg-route*/;
 RESET postgres_extension.tag_comment_key;
 
+-- several statements in one query string
+-- (psql before 15 shows only the last result of a \; line: so do all)
+\set SHOW_ALL_RESULTS off
 -- after the statement's ';' (knex's sqlcommenter writes raw queries so)
 SELECT 1 \; /*tag='after%20semicolon'*/ \g
 SELECT 1 /*tag='before'*/ \; ; /*tag='after'*/ \g
+-- each statement's own comments, in a block
+BEGIN \; SELECT 1 /* tag='in%20string' */	\; COMMIT;
+BEGIN \; SELECT 1 \; /*tag='second%20statement'*/ SELECT 2 \; COMMIT;
+SELECT 1 \; ;;;
+;;
+\set SHOW_ALL_RESULTS on
 -- several comments: each is tried in order; a hint is not a list of pairs
 /*+ SeqScan(t) */ /* tag='after%20hint' */ SELECT 1;
 SELECT 1 /*no pairs*/ /*route='r'*/ /*tag='last'*/;
 /*route='r'*/ SELECT 1 /*tag='trailing'*/;
 /*tag='leading%20wins'*/ SELECT 1 /*tag='trailing'*/;
--- statements of one query string: each one's own comments, in a block
-BEGIN \; SELECT 1 /* tag='in%20string' */	\; COMMIT;
-BEGIN \; SELECT 1 \; /*tag='second%20statement'*/ SELECT 2 \; COMMIT;
 -- line comments around a statement's comment (sent by \gexec as they
 -- are: psql before 15 strips line comments)
 SELECT E'SELECT 1 -- before\n/*tag=''after%20line%20comment''*/' \gexec
@@ -79,8 +85,6 @@ SELECT 1 /* tag='%zz%4' */;
 SELECT 1 /* tag='50%' */;
 -- keys may be URL-encoded too
 SELECT 1 /* %74ag='encoded%20key' */;
-SELECT 1 \; ;;;
-;;
 
 -- the comment key is checked
 SET postgres_extension.tag_comment_key = 'bad key';
