@@ -1044,33 +1044,15 @@ char_to_utf8(const char *src, int len, char *dst)
 }
 #else
 /*
- * Before 14 conversion functions have no "noError" argument: the rare
- * character without a UTF-8 form raises an error, caught here (the
- * conversion holds no resource).
+ * Before 14 a conversion function has no "noError" argument: a character
+ * without a UTF-8 form would raise an error, which must not happen here
+ * (this may run while an error is being reported).  Characters are not
+ * converted there: their bytes are written %XX.
  */
 static int
 char_to_utf8(const char *src, int len, char *dst)
 {
-	MemoryContext context = CurrentMemoryContext;
-	volatile int result = -1;
-
-	PG_TRY();
-	{
-		FunctionCall5(&to_utf8_proc,
-					  Int32GetDatum(GetDatabaseEncoding()),
-					  Int32GetDatum(PG_UTF8),
-					  CStringGetDatum(src),
-					  CStringGetDatum(dst),
-					  Int32GetDatum(len));
-		result = (int) strlen(dst);
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(context);
-		FlushErrorState();
-	}
-	PG_END_TRY();
-	return result;
+	return -1;
 }
 #endif
 

@@ -17,6 +17,8 @@
  *	 R enc tag						  pgxt_tag_datum
  *	 K spec							  parse of tag_comment_key: "ok" or
  *									  "error" and the message (hex)
+ *	 V								  PG_VERSION_NUM (before 14, no
+ *									  conversion to UTF-8: escaped)
  * enc is UTF8, SQL_ASCII, LATIN1 or EUC_JP (no conversion: escaped), scs
  * is standard_conforming_strings (0 or 1), tx whether the conversion to
  * UTF-8 was looked up (pgxt_tag_backend_init; 0: not, bytes are escaped).
@@ -277,6 +279,8 @@ main(void)
 			print_hex(VARDATA(t), VARSIZE(t) - VARHDRSZ);
 			free(tag);
 		}
+		else if (field[0][0] == 'V' && nfields == 1)
+			printf("%d", PG_VERSION_NUM);
 		else if (field[0][0] == 'K' && nfields == 2)
 		{
 			int			slen;
