@@ -20,7 +20,7 @@ PGFILEDESC = "postgres_extension - transaction hold-time statistics"
 
 # pg_regress runs its own server with the library and pg_stat_statements
 # preloaded (test/regress.conf); the TAP tests under test/t start theirs.
-REGRESS = counts tags timing privileges percentiles nesting fingerprints upgrade
+REGRESS = counts tags tag_keys timing privileges percentiles nesting fingerprints upgrade
 REGRESS_OPTS = --temp-config=$(CURDIR)/test/regress.conf \
 	--temp-instance=./tmp_check
 TAP_TESTS = 1

@@ -1,6 +1,7 @@
 --
 -- Tags: the postgres_extension.tag setting (SET, SET LOCAL) and comments
--- in the sqlcommenter and marginalia forms.
+-- in the sqlcommenter and marginalia forms, where they are read and the
+-- grammar of their bodies.  (tag_keys: several keys, long tags.)
 --
 SET application_name = 't_tags';
 SET postgres_extension.tag = 'guc';
@@ -20,6 +21,7 @@ SELECT 1 /*application='x',tag='a%2Fb%27c',route='y'*/;
 SELECT 1 /*tag='esc\'aped'*/;
 -- marginalia
 SELECT 1 /*application:app,controller:posts,tag:marginal*/;
+SELECT 1 /* tag : spaced out ,x:y */;
 -- the last non-empty tag of a transaction wins, from either source
 BEGIN;
 SELECT 1 /* tag='first' */;
@@ -33,31 +35,57 @@ SELECT 1 /*route='%2Fcheckout',tag='ignored'*/;
 SELECT 1 /*controller:posts,route:marg-route*/;
 RESET postgres_extension.tag_comment_key;
 
--- long values are cut at 63 bytes on a character boundary
-SELECT 1 /* tag='01234567890123456789012345678901234567890123456789012345678901é' */;
-SELECT 1 /* tag='aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' */;
--- garbage is ignored: invalid UTF-8, empty values, unterminated, no pairs
+-- several statements in one query string
+-- (psql before 15 shows only the last result of a \; line: so do all)
+\set SHOW_ALL_RESULTS off
+-- after the statement's ';' (knex's sqlcommenter writes raw queries so)
+SELECT 1 \; /*tag='after%20semicolon'*/ \g
+SELECT 1 /*tag='before'*/ \; ; /*tag='after'*/ \g
+-- each statement's own comments, in a block
+BEGIN \; SELECT 1 /* tag='in%20string' */	\; COMMIT;
+BEGIN \; SELECT 1 \; /*tag='second%20statement'*/ SELECT 2 \; COMMIT;
+SELECT 1 \; ;;;
+;;
+\set SHOW_ALL_RESULTS on
+-- several comments: each is tried in order; a hint is not a list of pairs
+/*+ SeqScan(t) */ /* tag='after%20hint' */ SELECT 1;
+SELECT 1 /*no pairs*/ /*route='r'*/ /*tag='last'*/;
+/*route='r'*/ SELECT 1 /*tag='trailing'*/;
+/*tag='leading%20wins'*/ SELECT 1 /*tag='trailing'*/;
+-- line comments around a statement's comment (sent by \gexec as they
+-- are: psql before 15 strips line comments)
+SELECT E'SELECT 1 -- before\n/*tag=''after%20line%20comment''*/' \gexec
+-- a line comment closing the statement hides a comment before it
+SELECT E'SELECT 1 /*tag=''hidden''*/ -- note\n' \gexec
+
+-- nothing read: not a comment that opens or closes the statement, not in
+-- the grammar, invalid, empty
+SELECT 1 /* tag='middle' */ + 1;
+SELECT '/* tag=''inside a string'' */';
+SELECT E'SELECT 1 -- /*tag=''line''*/\n' \gexec
+SELECT 1 /*tag="double quoted"*/;
+SELECT 1 /*tag='unterminated*/;
+SELECT 1 /*tag=unquoted*/;
 SELECT 1 /* tag='%FF%FE' */;
+SELECT 1 /* tag='ok%FF' */;
+SELECT 1 /* tag='nul%00' */;
 SELECT 1 /* tag='' */;
 SELECT 1 /* tag= */;
 SELECT 1 /* tag */;
+SELECT 1 /* tag='x', */;
+SELECT 1 /* ,tag='x' */;
 SELECT 1 /* ,,,=,:,'' */;
-SELECT 1 /* tag='%zz%4' */;
 SELECT 1 /* not a pair at all */;
-SELECT '/* tag=''inside a string'' */';
--- a comment in the middle does not count
-SELECT 1 /* tag='middle' */ + 1;
--- statements of one query string: each one's own text counts, with the
--- whitespace and semicolons around it
-BEGIN \; SELECT 1 /* tag='in%20string' */	\; COMMIT;
-SELECT 1 \; ;;;
-;;
+SELECT 1 /* /*tag='nested'*/ */;
+/* /*tag='nested'*/ */ SELECT 1;
+SELECT 1 /* tag='x' /* inner */ */;
+SELECT 1 /* ta g='x' */;
+-- kept as they are: a '%' that is not an escape
+SELECT 1 /* tag='%zz%4' */;
+SELECT 1 /* tag='50%' */;
+-- keys may be URL-encoded too
+SELECT 1 /* %74ag='encoded%20key' */;
 
--- a tag setting is at most 63 bytes
-SET postgres_extension.tag = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx';
-SET postgres_extension.tag = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx';
-SELECT 'long guc';
-RESET postgres_extension.tag;
 -- the comment key is checked
 SET postgres_extension.tag_comment_key = 'bad key';
 

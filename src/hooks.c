@@ -172,6 +172,7 @@ static LocalTransactionId explicit_lxid = InvalidLocalTransactionId;
 static bool explicit_by_commit_chain = false;	/* void if the commit fails */
 static bool savepoint_rollback = false; /* ROLLBACK TO runs: not an error */
 static bool tag_guc_changed = true;
+static char setting_tag[PGXT_TAG_LEN];	/* the tag setting, stored form */
 static bool slot_names_dirty = true;
 static bool key_dirty = true;	/* names changed since the key was built */
 static const char *appname_seen = NULL; /* application_name last compared */
@@ -316,6 +317,7 @@ backend_attach(void)
 	session_names.dbname = session_dbname;
 	pgxt_enforce_attach(&session_names);
 	fingerprinting = pgxt_fp_ready();
+	pgxt_tag_backend_init();
 	before_shmem_exit(backend_exit, (Datum) 0);
 	backend_tracking = BACKEND_TRACKED;
 	request_loop_top();
@@ -376,6 +378,16 @@ set_xact_tag(const char *tag)
 }
 
 /*
+ * The tag setting changed: convert it to its stored form (tag.c).
+ */
+static pg_noinline void
+setting_tag_refresh(void)
+{
+	tag_guc_changed = false;
+	pgxt_tag_from_setting(pgxt_tag, setting_tag, PGXT_TAG_LEN);
+}
+
+/*
  * Take the tag setting if it changed since last looked at and is not
  * empty.
  */
@@ -384,9 +396,9 @@ note_tag_setting(void)
 {
 	if (unlikely(tag_guc_changed))
 	{
-		tag_guc_changed = false;
-		if (pgxt_tag[0] != '\0')
-			set_xact_tag(pgxt_tag);
+		setting_tag_refresh();
+		if (setting_tag[0] != '\0')
+			set_xact_tag(setting_tag);
 	}
 }
 
@@ -523,9 +535,10 @@ xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 	}
 
 	/* the tag setting as it is now, empty included */
-	tag_guc_changed = false;
-	if (unlikely(pgxt_tag[0] != '\0' || xact.tag[0] != '\0'))
-		set_xact_tag(pgxt_tag);
+	if (unlikely(tag_guc_changed))
+		setting_tag_refresh();
+	if (unlikely(setting_tag[0] != '\0' || xact.tag[0] != '\0'))
+		set_xact_tag(setting_tag);
 
 	check_application_name();
 	/* SET ROLE and the like are utility statements, which look again */

@@ -160,19 +160,20 @@ define_settings(void)
 
 	DefineCustomStringVariable(PGXT_NAME ".tag",
 							   "Tag of the current transactions, for example the request's route.",
-							   "At most 63 bytes.  SET LOCAL tags one transaction.",
+							   "SET LOCAL tags one transaction.  Stored as UTF-8, at most 63 bytes: a longer value is cut on a character boundary and ends with \"~\" and a hash of the whole value.",
 							   &pgxt_tag,
 							   "",
 							   PGC_USERSET, 0,
 							   pgxt_tag_check_hook, pgxt_tag_assign_hook, NULL);
 
 	DefineCustomStringVariable(PGXT_NAME ".tag_comment_key",
-							   "Key whose value, in a sqlcommenter or marginalia comment of a statement, tags its transaction.",
-							   "Empty: comments are not read.",
+							   "Keys whose values, in a sqlcommenter or marginalia comment before or after a statement, tag its transaction.",
+							   "Alternatives separated by commas, the first whose keys all have values wins; keys joined by one of # / : @ + give their values joined so, e.g. 'controller#action, job'.  Empty: comments are not read.",
 							   &pgxt_tag_comment_key,
 							   "tag",
 							   PGC_SUSET, 0,
-							   pgxt_tag_comment_key_check_hook, NULL, NULL);
+							   pgxt_tag_comment_key_check_hook,
+							   pgxt_tag_comment_key_assign_hook, NULL);
 
 	DefineCustomIntVariable(PGXT_NAME ".idle_in_transaction_timeout",
 							"Default limit on one idle gap inside a transaction; sessions past it are ended.",

@@ -27,21 +27,21 @@
 #include <math.h>
 
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
-
-#include "catalog/pg_type.h"
-#include "utils/array.h"
 
 #include "compat.h"
 #include "fingerprints.h"
 #include "history.h"
 #include "store.h"
+#include "tag.h"
 
 /* API versions of the SQL functions */
 typedef enum PgxtApiVersion
@@ -185,7 +185,7 @@ stat_row(const PgxtKey *key, const PgxtCounters *c, void *arg)
 	values[i++] = ObjectIdGetDatum(key->userid);
 	values[i++] = ObjectIdGetDatum(key->dbid);
 	values[i++] = CStringGetTextDatum(visible ? key->appname : INSUFFICIENT_PRIVILEGE);
-	values[i++] = CStringGetTextDatum(visible ? key->tag : INSUFFICIENT_PRIVILEGE);
+	values[i++] = visible ? pgxt_tag_datum(key->tag) : CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
 	values[i++] = Int64GetDatum(c->xacts);
 	values[i++] = Int64GetDatum(c->commits);
 	values[i++] = Int64GetDatum(pgxt_counters_rollbacks(c));
@@ -309,7 +309,7 @@ pg_stat_transactions_activity_internal(FunctionCallInfo fcinfo,
 			"idle in transaction (aborted)";
 
 		values[col++] = CStringGetTextDatum(copy.appname);
-		values[col++] = CStringGetTextDatum(copy.tag);
+		values[col++] = pgxt_tag_datum(copy.tag);
 		values[col++] = TimestampTzGetDatum(copy.xact_start);
 		values[col++] = CStringGetTextDatum(state);
 		values[col++] = ms_datum(hold_us);
@@ -495,7 +495,7 @@ fingerprint_row(const PgxtFpKey *key, const PgxtFpCounters *c, void *arg)
 	values[i++] = ms_datum(c->first_gap_us);
 	values[i++] = ms_array(c->idle_after_us, c->nsteps);
 	values[i++] = Int64GetDatum(c->timeouts);
-	values[i++] = CStringGetTextDatum(visible ? c->last_tag : INSUFFICIENT_PRIVILEGE);
+	values[i++] = visible ? pgxt_tag_datum(c->last_tag) : CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
 	values[i++] = TimestampTzGetDatum(c->stats_since);
 	values[i++] = TimestampTzGetDatum(c->last_seen);
 	Assert(i == FINGERPRINT_COLS_V1_1);
@@ -617,7 +617,7 @@ pg_stat_transactions_timeouts_1_0(PG_FUNCTION_ARGS)
 		values[col++] = ObjectIdGetDatum(ev->userid);
 		values[col++] = ObjectIdGetDatum(ev->dbid);
 		values[col++] = CStringGetTextDatum(visible ? ev->appname : INSUFFICIENT_PRIVILEGE);
-		values[col++] = CStringGetTextDatum(visible ? ev->tag : INSUFFICIENT_PRIVILEGE);
+		values[col++] = visible ? pgxt_tag_datum(ev->tag) : CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
 		values[col++] = CStringGetTextDatum(ev->kind == PGXT_TIMEOUT_IDLE ? "idle" : "transaction");
 		values[col++] = Float8GetDatum((double) ev->limit_ms);
 		values[col++] = ms_datum(ev->elapsed_us);
@@ -661,7 +661,7 @@ history_row(TimestampTz bucket_start, TimestampTz bucket_end,
 		values[i++] = ObjectIdGetDatum(row->userid);
 		values[i++] = ObjectIdGetDatum(row->dbid);
 		values[i++] = CStringGetTextDatum(visible ? row->appname : INSUFFICIENT_PRIVILEGE);
-		values[i++] = CStringGetTextDatum(visible ? row->tag : INSUFFICIENT_PRIVILEGE);
+		values[i++] = visible ? pgxt_tag_datum(row->tag) : CStringGetTextDatum(INSUFFICIENT_PRIVILEGE);
 	}
 	values[i++] = Int64GetDatum(row->sums.xacts);
 	values[i++] = Int64GetDatum(row->sums.rollbacks);
