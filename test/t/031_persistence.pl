@@ -331,19 +331,24 @@ is(foreign_rows(), '0|0', 'huge file: the views are empty');
 small_workload('p_huge2');
 clean_stop('huge consistent file');
 {
+	# The header (src/persist.c StatFileHeader): key and counters sizes at
+	# 8, nentries at 20, nfingerprints at 112, history_size at 128, 136
+	# bytes in all.
+	my $hsize = 136;
 	open(my $fh, '+<:raw', $stat_file) or die "open $stat_file: $!";
 	my $header;
-	read($fh, $header, 104) == 104 or die "read $stat_file: $!";
+	read($fh, $header, $hsize) == $hsize or die "read $stat_file: $!";
 	my ($key_size, $counters_size) = unpack('x8 L L', $header);
 	my $entry_size = $key_size + $counters_size;
-	my $nentries = int(($huge - 104 - 4) / $entry_size);
+	my $nentries = int(($huge - $hsize - 4) / $entry_size);
 	substr($header, 20, 4) = pack('l', $nentries);
-	substr($header, 96, 8) = pack('Q', 0);	# no history
+	substr($header, 112, 4) = pack('l', 0);	# no fingerprint
+	substr($header, 128, 8) = pack('Q', 0);	# no history
 	seek($fh, 0, 0);
 	print $fh $header;
 	close($fh) or die "close $stat_file: $!";
-	truncate($stat_file, 104) or die "truncate $stat_file: $!";
-	truncate($stat_file, 104 + $nentries * $entry_size + 4)
+	truncate($stat_file, $hsize) or die "truncate $stat_file: $!";
+	truncate($stat_file, $hsize + $nentries * $entry_size + 4)
 	  or die "truncate $stat_file: $!";
 }
 $offset = start_node('huge consistent file');
