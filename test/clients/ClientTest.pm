@@ -33,9 +33,6 @@ our $PGBOUNCER = '/usr/sbin/pgbouncer';
 # test/clients
 our $CLIENTS = dirname(__FILE__);
 
-# The point of issue 12 that PgBouncer's SET application_name (and the
-# drivers' own DEALLOCATE ALL) wait for: housekeeping is not an
-# application's transaction.
 # The counters a ledger gives per tag.
 my @COUNTERS = qw(xacts commits rollbacks statements explicit_xacts);
 

@@ -4,10 +4,11 @@
 # SQLAlchemy 1.4 (begin_nested savepoints).  Each client script counts what
 # it did (test/clients/python/ledger.py); pg_stat_transactions must show
 # exactly that per application_name and tag, and at least the time the
-# client slept inside its transactions as idle time.  The cases of issue 12
-# whose fixes are pending run under their own application_name and are
-# TODO tests named after their point.  A client whose Debian package is
-# missing is skipped, with the package named.
+# client slept inside its transactions as idle time.  Special cases
+# (housekeeping, tags of every statement and of failed ones, long tags,
+# malformed comments, Django's '%%') run under their own application_name.
+# A client whose Debian package is missing is skipped, with the package
+# named.
 use strict;
 use warnings;
 use FindBin;

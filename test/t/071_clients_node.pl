@@ -5,9 +5,8 @@
 # script counts what it did (test/clients/node/ledger.js);
 # pg_stat_transactions must show exactly that per application_name and
 # tag, and at least the time the client slept inside its transactions as
-# idle time.  The cases of issue 12 whose fixes are pending run under their
-# own application_name and are TODO tests named after their point.  The
-# node modules are those of test/clients/node/package-lock.json, installed
+# idle time.  Comments after a raw query's ';' run under their own
+# application_name.  The node modules are those of test/clients/node/package-lock.json, installed
 # by test/clients/install.sh outside the tree; when they are missing the
 # clients are skipped, saying so.
 use strict;

@@ -5,7 +5,7 @@
 // transactions (BEGIN and COMMIT also get the comment, after their ';'),
 // nested transactions (savepoints), a failing statement and client-side
 // sleeps; raw queries ending with ';', whose comment then follows the ';',
-// run under their own application_name (issue 12 point 2).
+// run under their own application_name.
 //
 // Run by test/t/071_clients_node.pl; prints its ledger (ledger.js).
 'use strict';
@@ -95,8 +95,8 @@ run(async () => {
   main.autocommit('');
   await knex.destroy();
 
-  // issue 12 point 2: raw queries ending with ';'
-  const p2 = led.section(`${args.app}:p2`, 'issue 12 point 2');
+  // raw queries ending with ';'
+  const p2 = led.section(`${args.app}:p2`);
   knex = connect(p2.app);
   for (let i = 0; i < 2; i++) {
     await request('/raw-semicolon', () => knex.raw('SELECT 1;'));

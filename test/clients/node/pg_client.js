@@ -3,7 +3,7 @@
 // a savepoint rolled back to, named prepared statements (plain ones
 // through PgBouncer, whose 1.18 cannot keep them), multi-statement query
 // strings, and, under their own application_name, comments after the
-// trailing ';' (issue 12 point 2).
+// trailing ';'.
 //
 // Run by test/t/071_clients_node.pl; prints its ledger (ledger.js).
 'use strict';
@@ -87,8 +87,8 @@ run(async () => {
   main.autocommit('');
   await c.end();
 
-  // issue 12 point 2: the comment after the statement's trailing ';'
-  const p2 = led.section(`${args.app}:p2`, 'issue 12 point 2');
+  // the comment after the statement's trailing ';'
+  const p2 = led.section(`${args.app}:p2`);
   c = await connect(p2.app);
   await c.query("SELECT 1; /*tag='semi'*/");
   p2.autocommit('semi');

@@ -3,8 +3,8 @@ Django's test client to the views of djangosite, whose middleware appends
 sqlcommenter comments (key route read by the server: the role "web" has
 tag_comment_key = 'route').  Each view runs one transaction: ORM queries,
 atomic blocks with savepoints, a unique violation, sleeps inside blocks.
-The routes with path converters run under their own application_name, as
-issue 12 point 5 ('%%' in comments of queries without parameters).
+The routes with path converters run under their own application_name
+('%%' in comments of queries without parameters).
 
 Run by test/t/070_clients_python.pl; prints its ledger (ledger.py).
 """
@@ -30,7 +30,7 @@ from django.urls import resolve   # noqa: E402
 
 led = Ledger('django')
 main = led.section(args.app)
-p5 = led.section(args.app + ':p5', todo='issue 12 point 5')
+p5 = led.section(args.app + ':p5')
 client = Client()
 
 

@@ -1,8 +1,9 @@
 """psycopg 3 (Debian's python3-psycopg): transactions with client-side
 sleeps, a failing statement, savepoints, autocommit statements tagged by
 comments, pipelines of autocommit statements before one Sync,
-multi-statement query strings, SET LOCAL tags, and the cases of issue 12
-that wait for their fix (each under its own application_name).
+multi-statement query strings, SET LOCAL tags, and special cases
+(housekeeping, tags of every statement and of failed ones, long tags,
+malformed comments), each under its own application_name.
 
 Run by test/t/070_clients_python.pl; prints its ledger (ledger.py).
 """
@@ -213,14 +214,13 @@ expect_error(errors.UndefinedTable, lambda: conn.execute(
 p4f.autocommit('broken', statements=0, committed=False)
 conn.close()
 
-#### issue 12 point 6: long tags by SET LOCAL are accepted and distinct ####
+#### long tags by SET LOCAL are accepted and distinct ####
 # Two ASCII tags that share their first 70 bytes, one of multibyte
 # characters; 1, 2 and 3 transactions so that the test can tell them apart.
 route = 'GET /api/v2/organizations/:organization_id/projects/:project_id/incidents/'
 long_tags = [(route + ':id', 1), (route + ':id/events', 2),
              ('GET /café/' + 'é' * 40, 3)]
-p6 = led.section(args.app + ':p6', todo='issue 12 point 6',
-                 totals_todo='issue 12 point 6')
+p6 = led.section(args.app + ':p6')
 conn = connect(p6.app)
 for tag, count in long_tags:
     for _ in range(count):
@@ -237,7 +237,7 @@ for tag, count in long_tags:
 conn.close()
 
 # ... and by comment (cut today, but the two are not kept apart)
-p6c = led.section(args.app + ':p6c', todo='issue 12 point 6')
+p6c = led.section(args.app + ':p6c')
 conn = connect(p6c.app)
 for tag, count in long_tags[:2]:
     for _ in range(count):
@@ -245,8 +245,8 @@ for tag, count in long_tags[:2]:
         p6c.autocommit(tag)
 conn.close()
 
-#### issue 12 point 8: malformed comments are not tags ####
-p8 = led.section(args.app + ':p8', todo='issue 12 point 8')
+#### malformed comments are not tags ####
+p8 = led.section(args.app + ':p8')
 conn = connect(p8.app)
 for text in ('SELECT 1 /*tag="double"*/', "SELECT 1 /*tag='open*/"):
     conn.execute(text)

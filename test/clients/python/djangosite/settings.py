@@ -2,7 +2,7 @@
 parameters in the environment before django.setup().
 
 Two database aliases reach the same database under two application_names:
-"default" for what is counted right today, "p5" for issue 12 point 5.  The
+"default" for most views, "p5" for the routes with '%%' in their comments.  The
 time zone is the server's ('UTC'), so that Django sends no SET TIME ZONE
 when it connects.
 """
