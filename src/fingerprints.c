@@ -282,57 +282,57 @@ pgxt_fp_enter(const PgxtFpKey *key, TimestampTz now)
 }
 
 /*
- * Merge a batch of transactions of entry's fingerprint: their sums, the
- * idle time after each of their steps (idle_after, NULL when none) and
- * before the first (first_gap_us), and the last tag seen.  first, if not
- * NULL, is one of them that kept its steps (steps): they give an entry
- * that has none its query ids.  (A backend keeps no steps of an idle-free
- * transaction whose fingerprint it knows the entry of; if that entry went
- * meanwhile, the new one gets its query ids from the next transaction that
- * kept them.)  Returns whether the entry has its query ids.  Takes the
- * entry's spinlock; caller holds the store's lock.
+ * Merge group g of a pending list, transactions of entry's fingerprint:
+ * their sums, the histogram buckets of the list's transactions of that
+ * group, the idle time after each step and before the first, the query ids
+ * if the entry has none yet, and the last tag seen.  Takes the entry's
+ * spinlock; caller holds the store's lock.
  */
-bool
-pgxt_fp_merge(PgxtFpEntry *entry, const PgxtBatch *batch,
-			  const PgxtXactSample *first, const PgxtStep *steps,
-			  const int64 *idle_after, int64 first_gap_us, const char *tag)
+void
+pgxt_fp_merge(PgxtFpEntry *entry, const PgxtPendingGroup *group,
+			  const uint16 *buckets, const uint8 *bucket_groups, int nbuckets,
+			  int g, const char *tag)
 {
 	PgxtFpCounters *c = &entry->counters;
-	bool		complete;
+	const PgxtSums *sums = &group->sums;
 	int			i;
 
 	SpinLockAcquire(&entry->mutex);
-	if (c->nsteps == 0 && first != NULL)
+	if (c->nsteps == 0)
 	{
-		c->nsteps = first->nsteps;
-		c->truncated = first->steps_truncated;
+		c->nsteps = group->nsteps;
+		c->truncated = group->steps_truncated;
 		for (i = 0; i < c->nsteps; i++)
-			c->queryids[i] = steps[i].queryid;
+			c->queryids[i] = group->queryids[i];
 	}
-	c->sum_var_hold = pgxt_batch_merge_var(batch, c->sum_var_hold, c->xacts,
-										   c->total_hold_us);
-	c->min_hold_us = c->xacts > 0 ? Min(c->min_hold_us, batch->min_hold_us) :
-		batch->min_hold_us;
-	c->xacts += batch->n;
-	c->commits += batch->commits;
-	c->total_hold_us += batch->hold_us;
-	c->max_hold_us = Max(c->max_hold_us, batch->max_hold_us);
-	c->total_active_us += batch->active_us;
-	c->explicit_xacts += batch->explicit_xacts;
-	c->readonly_xacts += batch->readonly_xacts;
-	c->timeouts += batch->timeouts;
-	c->first_gap_us += first_gap_us;
-	for (i = 0; idle_after != NULL && i < PGXT_FP_STEPS; i++)
-		c->idle_after_us[i] += idle_after[i];
-	for (i = 0; i < batch->n; i++)
-		c->hist[batch->buckets[i]]++;
+	c->sum_var_hold = pgxt_sums_merge_var(sums, c->sum_var_hold, c->xacts,
+										  c->total_hold_us);
+	c->min_hold_us = c->xacts > 0 ? Min(c->min_hold_us, sums->min_hold_us) :
+		sums->min_hold_us;
+	c->xacts += sums->n;
+	c->commits += sums->commits;
+	c->total_hold_us += sums->hold_us;
+	c->max_hold_us = Max(c->max_hold_us, sums->max_hold_us);
+	c->total_active_us += sums->active_us;
+	c->explicit_xacts += sums->explicit_xacts;
+	c->readonly_xacts += sums->readonly_xacts;
+	c->timeouts += sums->timeouts;
+	if (group->idle)
+	{
+		c->first_gap_us += group->first_gap_us;
+		for (i = 0; i < group->nsteps; i++)
+			c->idle_after_us[i] += group->idle_after_us[i];
+	}
+	for (i = 0; i < nbuckets; i++)
+	{
+		if (bucket_groups[i] == g)
+			c->hist[buckets[i]]++;
+	}
 	if (tag[0] != '\0' || c->last_tag[0] != '\0')
 		strlcpy(c->last_tag, tag, PGXT_TAG_LEN);
-	c->usage += batch->n * USAGE_INIT;
-	c->last_seen = batch->last_end;
-	complete = c->nsteps > 0;
+	c->usage += sums->n * USAGE_INIT;
+	c->last_seen = sums->last_end;
 	SpinLockRelease(&entry->mutex);
-	return complete;
 }
 
 /*

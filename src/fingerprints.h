@@ -87,10 +87,9 @@ extern const char *pgxt_fp_status(void);
 extern PgxtFpEntry *pgxt_fp_find(const PgxtFpKey *key);
 extern PgxtFpEntry *pgxt_fp_enter(const PgxtFpKey *key, TimestampTz now);
 extern uint64 pgxt_fp_generation(void);
-extern bool pgxt_fp_merge(PgxtFpEntry *entry, const PgxtBatch *batch,
-						  const PgxtXactSample *first,
-						  const PgxtStep *steps, const int64 *idle_after,
-						  int64 first_gap_us, const char *tag);
+extern void pgxt_fp_merge(PgxtFpEntry *entry, const PgxtPendingGroup *group,
+						  const uint16 *buckets, const uint8 *bucket_groups,
+						  int nbuckets, int g, const char *tag);
 extern void pgxt_fp_reset_locked(void);
 
 /* readers and the statistics file; they take the store's lock */

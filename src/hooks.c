@@ -310,6 +310,7 @@ backend_attach(void)
 	xact.state = PGXT_STATE_NONE;
 	memset(&owner, 0, sizeof(owner));
 	owner.key_index = -1;
+	owner.group_index = PGXT_PENDING_GROUPS;
 	key_dirty = true;
 	session_names.appname = xact.appname;
 	session_names.tag = xact.tag;
@@ -649,58 +650,7 @@ key_refresh(void)
 	strlcpy(xact_key.appname, xact.appname, NAMEDATALEN);
 	strlcpy(xact_key.tag, xact.tag, PGXT_TAG_LEN);
 	owner.key_index = -1;
-}
-
-/*
- * How many of the ending transaction's steps go with it to the store: all
- * of them, unless it had no idle time and its fingerprint's entry was
- * found by this backend's last fold (the query ids are there already, and
- * the idle times are all 0).  If that entry was evicted since, the fold
- * creates it without query ids and forgets it (store.c), so that the next
- * transaction of the fingerprint brings them.
- */
-static inline int
-steps_to_keep(void)
-{
-	if (likely(!xact.any_idle) && owner.cached_fingerprint == xact.fingerprint &&
-		owner.cached_fp_entry != NULL)
-		return 0;
-	return xact.nsteps;
-}
-
-/*
- * The end of xact_finish_inline when its transaction did not go into the
- * slot's list: a housekeeping transaction is counted apart; otherwise the
- * list was full, and is folded (waiting for the lock) to make room.
- */
-static pg_noinline void
-xact_finished_elsewhere(bool housekeeping, bool committed, TimestampTz end,
-						int64 hold_us, int64 active_us, bool readonly,
-						bool timed_out)
-{
-	PgxtXactSample sample;
-
-	if (housekeeping)
-	{
-		pgxt_store_count_housekeeping();
-		return;
-	}
-	memset(&sample, 0, sizeof(sample));
-	sample.end = end;
-	sample.hold_us = hold_us;
-	sample.active_us = active_us;
-	sample.max_idle_us = Min(xact.max_idle_us, hold_us - active_us);
-	sample.statements = xact.statements;
-	sample.committed = committed;
-	sample.explicit_block = xact.explicit_block;
-	sample.readonly = readonly;
-	sample.timed_out = timed_out;
-	sample.fingerprint = xact.fingerprint;
-	sample.nsteps = (uint8) xact.nsteps;
-	sample.first_gap_us = xact.first_gap_us;
-	sample.steps_truncated = xact.steps_truncated;
-	sample.idle = xact.any_idle;
-	pgxt_store_append_waiting(my_slot, &owner, &xact_key, &sample, xact.steps);
+	owner.group_index = PGXT_PENDING_GROUPS;
 }
 
 /*
@@ -709,23 +659,19 @@ xact_finished_elsewhere(bool housekeeping, bool committed, TimestampTz end,
  * tail_active (commit or abort work done for the client), else as an idle
  * gap.
  *
- * One slot spinlock section marks the slot out of transaction and appends
- * the transaction to the slot's pending list (store.h), unless it was only
- * a pooler's or a driver's housekeeping (an autocommit transaction of SET,
+ * One slot spinlock section marks the slot out of transaction and adds the
+ * transaction to the slot's pending sums (store.h), unless it was only a
+ * pooler's or a driver's housekeeping (an autocommit transaction of SET,
  * RESET, DISCARD, SHOW or DEALLOCATE), which is only counted.  A long
  * enough list is then folded into the statistics if the lock is free.
  */
 static pg_attribute_always_inline void
 xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 {
-	PgxtXactSample *sample;
-	int64		hold_us;
-	int64		active_us;
-	bool		readonly;
-	bool		timed_out = false;
+	PgxtXactEnd x;
 	bool		housekeeping;
+	bool		added = false;
 	bool		flush_due = false;
-	int			nsteps_kept;
 
 	if (xact.state == PGXT_STATE_ACTIVE)
 	{
@@ -739,10 +685,22 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 		else
 			note_gap(end - xact.last_mark);
 	}
-	hold_us = Max(end - xact.start, 0);
-	active_us = Min(xact.active_us, hold_us);
-	readonly = xact.top_aborted ? xact.readonly :
+	x.end = end;
+	x.hold_us = Max(end - xact.start, 0);
+	x.active_us = Min(xact.active_us, x.hold_us);
+	x.max_idle_us = Min(xact.max_idle_us, x.hold_us - x.active_us);
+	x.statements = xact.statements;
+	x.committed = committed;
+	x.explicit_block = xact.explicit_block;
+	x.readonly = xact.top_aborted ? xact.readonly :
 		!TransactionIdIsValid(GetTopTransactionIdIfAny());
+	x.timed_out = false;
+	x.fingerprint = xact.fingerprint;
+	x.nsteps = xact.nsteps;
+	x.steps_truncated = xact.steps_truncated;
+	x.idle = xact.nsteps > 0 && xact.any_idle;
+	x.first_gap_us = xact.first_gap_us;
+	x.steps = xact.steps;
 
 	/* the key is as of the last statement: a failed block's is kept */
 	if (!xact.top_aborted)
@@ -756,39 +714,18 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 		key_refresh();
 	if (unlikely(pgxt_enforce_attention))
 	{
-		timed_out = pgxt_enforce_verdict() != PGXT_TIMEOUT_NONE;
+		x.timed_out = pgxt_enforce_verdict() != PGXT_TIMEOUT_NONE;
 		pgxt_enforce_xact_end();
 	}
 	housekeeping = xact.housekeeping;
-	nsteps_kept = xact.nsteps > 0 ? steps_to_keep() : 0;
 
 	SpinLockAcquire(&my_slot->mutex);
 	/* the watchdog reported it, in log mode */
 	if (unlikely(my_slot->logged_xact_start != 0))
-		timed_out |= my_slot->logged_xact_start == xact.start;
-	sample = likely(!housekeeping) ?
-		pgxt_slot_next_sample(my_slot, &owner, &xact_key, nsteps_kept) : NULL;
-	if (likely(sample != NULL))
+		x.timed_out |= my_slot->logged_xact_start == xact.start;
+	if (likely(!housekeeping))
 	{
-		sample->end = end;
-		sample->hold_us = hold_us;
-		sample->active_us = active_us;
-		sample->max_idle_us = Min(xact.max_idle_us, hold_us - active_us);
-		sample->statements = xact.statements;
-		sample->committed = committed;
-		sample->explicit_block = xact.explicit_block;
-		sample->readonly = readonly;
-		sample->timed_out = timed_out;
-		sample->fingerprint = xact.fingerprint;
-		sample->nsteps = 0;
-		if (xact.nsteps > 0)
-		{
-			sample->idle = xact.any_idle;
-			sample->first_gap_us = xact.first_gap_us;
-			sample->steps_truncated = xact.steps_truncated;
-			if (nsteps_kept > 0)
-				pgxt_slot_add_steps(my_slot, sample, xact.steps, nsteps_kept);
-		}
+		added = pgxt_slot_add_xact(my_slot, &owner, &xact_key, &x);
 		flush_due = pgxt_slot_flush_due(my_slot);
 	}
 	my_slot->state = PGXT_STATE_NONE;
@@ -801,9 +738,13 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 	xact.state = PGXT_STATE_NONE;
 	xact.top_aborted = false;
 	error_tag_valid = false;
-	if (unlikely(sample == NULL))
-		xact_finished_elsewhere(housekeeping, committed, end, hold_us,
-								active_us, readonly, timed_out);
+	if (unlikely(!added))
+	{
+		if (housekeeping)
+			pgxt_store_count_housekeeping();
+		else
+			pgxt_store_add_waiting(my_slot, &owner, &xact_key, &x);
+	}
 	else if (unlikely(flush_due))
 		(void) pgxt_store_flush(my_slot, &owner, false);
 }

@@ -6,7 +6,7 @@
  *		hold-time histograms.
  *
  * The hot path appends each ended transaction, with its key, to its
- * backend's slot, under the slot's spinlock only (pgxt_slot_next_sample).
+ * backend's slot, under the slot's spinlock only (pgxt_slot_add_xact).
  * From PGXT_PENDING_FLUSH pending transactions on (or when the slot's keys
  * are full) the backend tries to fold them into their entries: it finds
  * each key's entry under the shared lock (or reuses its cached entry while
@@ -338,23 +338,6 @@ entry_alloc(const PgxtKey *key, TimestampTz now)
 }
 
 /*
- * Histogram bucket of a duration in microseconds.
- */
-int
-pgxt_hist_bucket(int64 us)
-{
-	int			msb;
-
-	if (us < PGXT_HIST_SUB)
-		return us < 0 ? 0 : (int) us;
-	msb = pg_leftmost_one_pos64((uint64) us);
-	if (msb > PGXT_HIST_MAX_MSB)
-		return PGXT_HIST_BUCKETS - 1;
-	return (msb - PGXT_HIST_SUB_BITS + 1) * PGXT_HIST_SUB +
-		(int) ((us >> (msb - PGXT_HIST_SUB_BITS)) & (PGXT_HIST_SUB - 1));
-}
-
-/*
  * Lower (inclusive) and upper (exclusive) bound of a bucket, in
  * microseconds.
  */
@@ -418,149 +401,6 @@ pgxt_hist_percentile(const uint64 *hist, int64 xacts, int64 min_hold_us,
 }
 
 /*
- * Sum, into *batch, the transactions of samples[0..n) of key key_index and
- * of fingerprint fingerprint (at least one).  Only what cannot be derived
- * is kept: rollbacks are xacts - commits, idle time is hold - active, the
- * mean is total / xacts.  The squares of the hold times are summed shifted
- * by the first one's (exact enough over a few dozen of them).
- */
-static void
-batch_sum(PgxtBatch *batch, const PgxtXactSample *samples, int n,
-		  int key_index, uint64 fingerprint)
-{
-	int64		shift = 0;
-	int64		commits = 0;
-	int64		hold_us = 0;
-	int64		active_us = 0;
-	int64		statements = 0;
-	int64		explicit_xacts = 0;
-	int64		readonly_xacts = 0;
-	int64		timeouts = 0;
-	int64		min_hold_us = PG_INT64_MAX;
-	int64		max_hold_us = 0;
-	int64		max_idle_us = 0;
-	double		sum_sq_shifted = 0;
-	TimestampTz last_end = 0;
-	bool		idle = false;
-	int			with_steps = -1;
-	int			nbatch = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		if (samples[i].key_index == key_index &&
-			samples[i].fingerprint == fingerprint)
-		{
-			shift = samples[i].hold_us;
-			break;
-		}
-	}
-	for (; i < n; i++)
-	{
-		const PgxtXactSample *s = &samples[i];
-		double		shifted;
-
-		if (s->key_index != key_index || s->fingerprint != fingerprint)
-			continue;
-		shifted = (double) (s->hold_us - shift);
-
-		commits += s->committed;
-		hold_us += s->hold_us;
-		sum_sq_shifted += shifted * shifted;
-		active_us += s->active_us;
-		statements += s->statements;
-		explicit_xacts += s->explicit_block;
-		readonly_xacts += s->readonly;
-		timeouts += s->timed_out;
-		min_hold_us = Min(min_hold_us, s->hold_us);
-		max_hold_us = Max(max_hold_us, s->hold_us);
-		max_idle_us = Max(max_idle_us, s->max_idle_us);
-		batch->buckets[nbatch++] = (uint16) pgxt_hist_bucket(s->hold_us);
-		last_end = s->end;
-		if (fingerprint != 0)
-		{
-			idle |= s->idle;
-			if (with_steps < 0 && s->nsteps > 0)
-				with_steps = i;
-		}
-	}
-	Assert(nbatch > 0);
-	batch->n = nbatch;
-	batch->commits = commits;
-	batch->hold_us = hold_us;
-	batch->active_us = active_us;
-	batch->statements = statements;
-	batch->explicit_xacts = explicit_xacts;
-	batch->readonly_xacts = readonly_xacts;
-	batch->timeouts = timeouts;
-	batch->min_hold_us = min_hold_us;
-	batch->max_hold_us = max_hold_us;
-	batch->max_idle_us = max_idle_us;
-	batch->shift = shift;
-	batch->sum_sq_shifted = sum_sq_shifted;
-	batch->last_end = last_end;
-	batch->idle = idle;
-	batch->with_steps = with_steps;
-}
-
-/*
- * Merge the hold times' sum of squared deviations of a batch into that of
- * counts earlier transactions whose hold times total total_us, and return
- * it: the pairwise formula of Chan, Golub and LeVeque, which stays accurate
- * however long an entry lives.
- */
-double
-pgxt_batch_merge_var(const PgxtBatch *batch, double sum_var, int64 count,
-					 int64 total_us)
-{
-	double		mean_shifted = (double) (batch->hold_us - batch->n * batch->shift) /
-		batch->n;
-	double		batch_var = batch->sum_sq_shifted -
-		batch->n * mean_shifted * mean_shifted;
-	double		delta;
-
-	batch_var = Max(batch_var, 0.0);
-	if (count == 0)
-		return batch_var;
-	delta = ((double) batch->shift + mean_shifted) - (double) total_us / count;
-	return sum_var + batch_var + delta * delta * count * batch->n / (count + batch->n);
-}
-
-/*
- * Merge a batch into entry, under the entry's spinlock.  Caller holds
- * pgxt_shared->lock.
- */
-static void
-entry_merge(PgxtEntry *entry, const PgxtBatch *batch)
-{
-	PgxtCounters *c = &entry->counters;
-	int			i;
-
-	SpinLockAcquire(&entry->mutex);
-	c->sum_var_hold = pgxt_batch_merge_var(batch, c->sum_var_hold, c->xacts,
-										   c->total_hold_us);
-	c->min_hold_us = c->xacts > 0 ? Min(c->min_hold_us, batch->min_hold_us) :
-		batch->min_hold_us;
-	c->xacts += batch->n;
-	c->commits += batch->commits;
-	c->total_hold_us += batch->hold_us;
-	c->max_hold_us = Max(c->max_hold_us, batch->max_hold_us);
-	c->history_base.max_hold_us = Max(c->history_base.max_hold_us,
-									  batch->max_hold_us);
-	c->total_active_us += batch->active_us;
-	c->max_idle_us = Max(c->max_idle_us, batch->max_idle_us);
-	c->statements += batch->statements;
-	c->explicit_xacts += batch->explicit_xacts;
-	c->readonly_xacts += batch->readonly_xacts;
-	c->timeouts += batch->timeouts;
-	for (i = 0; i < batch->n; i++)
-		c->hist[batch->buckets[i]]++;
-	c->usage += batch->n * USAGE_INIT;
-	c->last_seen = batch->last_end;
-	SpinLockRelease(&entry->mutex);
-}
-
-/*
  * Population standard deviation of the hold times, in microseconds.
  */
 double
@@ -572,75 +412,76 @@ pgxt_counters_stddev_hold(const PgxtCounters *counters)
 }
 
 /*
- * The transactions of a pending list fold by group: those of one key and
- * one fingerprint.
+ * Count a transaction of a backend that was only housekeeping.  Takes
+ * pgxt_shared->mutex.
  */
-typedef struct FoldGroup
+void
+pgxt_store_count_housekeeping(void)
 {
-	int			key_index;
-	uint64		fingerprint;
-	PgxtEntry  *entry;
-	PgxtFpEntry *fp_entry;
-	bool		fp_incomplete;	/* its entry has no query ids yet */
-} FoldGroup;
+	SpinLockAcquire(&pgxt_shared->mutex);
+	pgxt_shared->housekeeping_xacts++;
+	SpinLockRelease(&pgxt_shared->mutex);
+}
 
 /*
- * Find the groups of samples[0..n) into groups (room for n); return how
- * many.  Consecutive transactions of one group cost one comparison.
+ * Merge the hold times' sum of squared deviations of sums into sum_var,
+ * that of count earlier transactions whose hold times total total_us, and
+ * return it: the pairwise formula of Chan, Golub and LeVeque, which stays
+ * accurate however long an entry lives.
  */
-static int
-find_groups(const PgxtXactSample *samples, int n, FoldGroup *groups)
+double
+pgxt_sums_merge_var(const PgxtSums *sums, double sum_var, int64 count,
+					int64 total_us)
 {
-	int			key_index = samples[0].key_index;
-	uint64		fingerprint = samples[0].fingerprint;
-	int			ngroups;
-	int			last;
+	double		mean_shifted = (double) (sums->hold_us - sums->n * sums->shift) /
+		sums->n;
+	double		batch_var = sums->sum_sq_shifted - sums->n * mean_shifted * mean_shifted;
+	double		delta;
+
+	batch_var = Max(batch_var, 0.0);
+	if (count == 0)
+		return batch_var;
+	delta = ((double) sums->shift + mean_shifted) - (double) total_us / count;
+	return sum_var + batch_var + delta * delta * count * sums->n / (count + sums->n);
+}
+
+/*
+ * Merge group g of a pending list (its sums, and the histogram buckets of
+ * its transactions among buckets[0..nbuckets)) into entry, under the
+ * entry's spinlock.  Caller holds pgxt_shared->lock.
+ */
+static void
+entry_merge(PgxtEntry *entry, const PgxtSums *sums, const uint16 *buckets,
+			const uint8 *bucket_groups, int nbuckets, int g)
+{
+	PgxtCounters *c = &entry->counters;
 	int			i;
 
-	groups[0].key_index = key_index;
-	groups[0].fingerprint = fingerprint;
-	groups[0].entry = NULL;
-	groups[0].fp_entry = NULL;
-	groups[0].fp_incomplete = false;
-
-	/* usually all of one group */
-	for (i = 1; i < n; i++)
+	SpinLockAcquire(&entry->mutex);
+	c->sum_var_hold = pgxt_sums_merge_var(sums, c->sum_var_hold, c->xacts,
+										  c->total_hold_us);
+	c->min_hold_us = c->xacts > 0 ? Min(c->min_hold_us, sums->min_hold_us) :
+		sums->min_hold_us;
+	c->xacts += sums->n;
+	c->commits += sums->commits;
+	c->total_hold_us += sums->hold_us;
+	c->max_hold_us = Max(c->max_hold_us, sums->max_hold_us);
+	c->history_base.max_hold_us = Max(c->history_base.max_hold_us,
+									  sums->max_hold_us);
+	c->total_active_us += sums->active_us;
+	c->max_idle_us = Max(c->max_idle_us, sums->max_idle_us);
+	c->statements += sums->statements;
+	c->explicit_xacts += sums->explicit_xacts;
+	c->readonly_xacts += sums->readonly_xacts;
+	c->timeouts += sums->timeouts;
+	for (i = 0; i < nbuckets; i++)
 	{
-		if (samples[i].key_index != key_index ||
-			samples[i].fingerprint != fingerprint)
-			break;
+		if (bucket_groups[i] == g)
+			c->hist[buckets[i]]++;
 	}
-	if (i == n)
-		return 1;
-
-	ngroups = 1;
-	last = 0;
-	for (; i < n; i++)
-	{
-		const PgxtXactSample *s = &samples[i];
-		int			g;
-
-		if (groups[last].key_index == s->key_index &&
-			groups[last].fingerprint == s->fingerprint)
-			continue;
-		for (g = 0; g < ngroups; g++)
-		{
-			if (groups[g].key_index == s->key_index &&
-				groups[g].fingerprint == s->fingerprint)
-				break;
-		}
-		if (g == ngroups)
-		{
-			groups[g].key_index = s->key_index;
-			groups[g].fingerprint = s->fingerprint;
-			groups[g].entry = NULL;
-			groups[g].fp_entry = NULL;
-			groups[g].fp_incomplete = false;
-			ngroups++;
-		}
-		last = g;
-	}
-	return ngroups;
+	c->usage += sums->n * USAGE_INIT;
+	c->last_seen = sums->last_end;
+	SpinLockRelease(&entry->mutex);
 }
 
 /*
@@ -656,137 +497,127 @@ fp_key_of(const PgxtKey *key, uint64 fingerprint, PgxtFpKey *fp_key)
 	fp_key->fingerprint = fingerprint;
 }
 
-/*
- * Fold a group of the pending list (keys, samples[0..n), steps) into its
- * entries, found already: the key's entry, and the fingerprint's.  Caller
- * holds pgxt_shared->lock.
- */
-static void
-fold_group(FoldGroup *group, const PgxtKey *keys,
-		   const PgxtXactSample *samples, int n, const PgxtStep *steps)
+/* A pending list, as a fold reads it (in place, or a reader's copy). */
+typedef struct PendingList
 {
-	PgxtBatch	batch;
-	int64		idle_after[PGXT_FP_STEPS];
-	int64		first_gap_us = 0;
-	const PgxtXactSample *first = NULL;
-
-	batch_sum(&batch, samples, n, group->key_index, group->fingerprint);
-	if (group->entry != NULL)
-		entry_merge(group->entry, &batch);
-	if (group->fp_entry == NULL)
-		return;
-
-	/* a new entry takes its query ids from one that kept its steps */
-	if (batch.with_steps >= 0)
-		first = &samples[batch.with_steps];
-
-	/* the steps' idle times: the same steps for every one of the group */
-	if (batch.idle)
-	{
-		int			i;
-
-		memset(idle_after, 0, sizeof(idle_after));
-		for (i = 0; i < n; i++)
-		{
-			const PgxtXactSample *s = &samples[i];
-			int			j;
-
-			if (!s->idle || s->key_index != group->key_index ||
-				s->fingerprint != group->fingerprint)
-				continue;
-			first_gap_us += s->first_gap_us;
-			for (j = 0; j < s->nsteps; j++)
-				idle_after[j] += steps[s->step_start + j].idle_us;
-		}
-	}
-	group->fp_incomplete =
-		!pgxt_fp_merge(group->fp_entry, &batch, first,
-					   first ? &steps[first->step_start] : NULL,
-					   batch.idle ? idle_after : NULL, first_gap_us,
-					   keys[group->key_index].tag);
-}
+	const PgxtKey *keys;
+	const PgxtPendingGroup *groups;
+	int			ngroups;
+	const uint16 *buckets;
+	const uint8 *bucket_groups;
+	int			nbuckets;
+} PendingList;
 
 /*
- * Fold a pending list (keys[0..nkeys), samples[0..n), steps) into the
- * hash.  Without create, caller holds pgxt_shared->lock at least shared and
- * every entry must exist: if one does not, nothing is folded and false is
- * returned.  With create, caller holds the lock exclusively, and missing
- * entries are created (an entry the hash cannot take even after eviction
- * loses its transactions).  owner (NULL for a reader) remembers the
- * entries for the next time.
+ * Fold a pending list into the hash.  Without create, caller holds
+ * pgxt_shared->lock at least shared and every entry must exist: if one
+ * does not, nothing is folded and false is returned.  With create, caller
+ * holds the lock exclusively, and missing entries are created (an entry
+ * the hash cannot take even after eviction loses its transactions).  owner
+ * (NULL for a reader) remembers the entries for the next time.
  */
 static bool
-fold_pending(const PgxtKey *keys, const PgxtXactSample *samples, int n,
-			 const PgxtStep *steps, PgxtOwner *owner, bool create)
+fold_pending(const PendingList *list, PgxtOwner *owner, bool create)
 {
-	FoldGroup	groups[PGXT_PENDING_MAX];
-	int			ngroups = find_groups(samples, n, groups);
+	PgxtEntry  *entries[PGXT_PENDING_GROUPS];
+	PgxtFpEntry *fp_entries[PGXT_PENDING_GROUPS];
 	int			g;
 
-	for (g = 0; g < ngroups; g++)
+	for (g = 0; g < list->ngroups; g++)
 	{
-		FoldGroup  *group = &groups[g];
-		const PgxtKey *key = &keys[group->key_index];
-		PgxtFpKey	fp_key;
+		const PgxtPendingGroup *group = &list->groups[g];
+		const PgxtKey *key = &list->keys[group->key_index];
+		PgxtEntry  *entry;
+		PgxtFpEntry *fp_entry = NULL;
 
+		if (group->sums.n == 0)
+		{
+			entries[g] = NULL;
+			fp_entries[g] = NULL;
+			continue;
+		}
 		if (owner != NULL && owner->cached_entry != NULL &&
 			owner->cached_generation == pgxt_shared->generation &&
 			memcmp(&owner->cached_key, key, sizeof(PgxtKey)) == 0)
-			group->entry = (PgxtEntry *) owner->cached_entry;
+			entry = (PgxtEntry *) owner->cached_entry;
 		else if (create)
-			group->entry = entry_alloc(key, samples[0].end);
+			entry = entry_alloc(key, group->sums.last_end);
 		else
-			group->entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
-		if (group->entry == NULL && !create)
+			entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
+		if (entry == NULL && !create)
 			return false;
 
 		if (group->fingerprint != 0 && pgxt_fp_ready())
 		{
 			if (owner != NULL && owner->cached_fp_entry != NULL &&
 				owner->cached_fingerprint == group->fingerprint &&
-				owner->cached_fp_main == group->entry &&
+				owner->cached_fp_main == entry &&
 				owner->cached_fp_generation == pgxt_fp_generation())
-				group->fp_entry = (PgxtFpEntry *) owner->cached_fp_entry;
+				fp_entry = (PgxtFpEntry *) owner->cached_fp_entry;
 			else
 			{
+				PgxtFpKey	fp_key;
+
 				fp_key_of(key, group->fingerprint, &fp_key);
-				group->fp_entry = create ? pgxt_fp_enter(&fp_key, samples[0].end) :
+				fp_entry = create ? pgxt_fp_enter(&fp_key, group->sums.last_end) :
 					pgxt_fp_find(&fp_key);
-				if (group->fp_entry == NULL && !create)
+				if (fp_entry == NULL && !create)
 					return false;
 			}
 		}
+		entries[g] = entry;
+		fp_entries[g] = fp_entry;
 
 		/* new entries may evict others: fold this group at once */
 		if (create)
-			fold_group(group, keys, samples, n, steps);
+		{
+			if (entry != NULL)
+				entry_merge(entry, &group->sums, list->buckets,
+							list->bucket_groups, list->nbuckets, g);
+			if (fp_entry != NULL)
+				pgxt_fp_merge(fp_entry, group, list->buckets,
+							  list->bucket_groups, list->nbuckets, g,
+							  key->tag);
+		}
 	}
 
 	if (!create)
 	{
-		for (g = 0; g < ngroups; g++)
-			fold_group(&groups[g], keys, samples, n, steps);
+		for (g = 0; g < list->ngroups; g++)
+		{
+			const PgxtPendingGroup *group = &list->groups[g];
+
+			if (entries[g] != NULL)
+				entry_merge(entries[g], &group->sums, list->buckets,
+							list->bucket_groups, list->nbuckets, g);
+			if (fp_entries[g] != NULL)
+				pgxt_fp_merge(fp_entries[g], group, list->buckets,
+							  list->bucket_groups, list->nbuckets, g,
+							  list->keys[group->key_index].tag);
+		}
 	}
 
-	if (owner != NULL)
+	/* remember the last group's entries */
+	for (g = list->ngroups - 1; owner != NULL && g >= 0; g--)
 	{
-		FoldGroup  *last = &groups[ngroups - 1];
+		const PgxtPendingGroup *group = &list->groups[g];
 
-		if (last->entry != NULL && last->entry != owner->cached_entry)
+		if (entries[g] == NULL)
+			continue;
+		if (entries[g] != owner->cached_entry)
 		{
-			owner->cached_key = keys[last->key_index];
-			owner->cached_entry = last->entry;
+			owner->cached_key = list->keys[group->key_index];
+			owner->cached_entry = entries[g];
 			owner->cached_generation = pgxt_shared->generation;
 		}
-		if (last->fp_entry != NULL && !last->fp_incomplete)
+		owner->cached_fp_entry = fp_entries[g];
+		if (fp_entries[g] != NULL)
 		{
-			owner->cached_fingerprint = last->fingerprint;
-			owner->cached_fp_entry = last->fp_entry;
-			owner->cached_fp_main = last->entry;
+			owner->cached_fingerprint = group->fingerprint;
+			owner->cached_fp_main = entries[g];
 			owner->cached_fp_generation = pgxt_fp_generation();
 		}
-		else
-			owner->cached_fp_entry = NULL;
+		break;
 	}
 	return true;
 }
@@ -799,7 +630,7 @@ static inline void
 slot_clear_pending(PgxtSlot *slot)
 {
 	slot->npending = 0;
-	slot->npending_steps = 0;
+	slot->npending_groups = 0;
 }
 
 /*
@@ -822,7 +653,7 @@ pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
 	{
 		if (k == PGXT_PENDING_KEYS)
 		{
-			if (slot->npending > 0)
+			if (slot->npending_groups > 0)
 				return -1;
 			slot->npending_keys = 0;
 			k = 0;
@@ -835,63 +666,123 @@ pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
 }
 
 /*
- * Append sample, of key, to the owner's slot when the hot path found no
- * room (the list, or its keys, full): fold the list first, waiting for the
+ * The index of the group of x (key key_index, x's fingerprint) among
+ * slot's pending groups, added if absent (its query ids taken from x's
+ * steps), remembered by owner; -1 when the groups are full.  Caller, the
+ * slot's owner, holds the slot's spinlock.
+ */
+int
+pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
+					  const PgxtXactEnd *x)
+{
+	PgxtPendingGroup *group;
+	int			g;
+
+	for (g = 0; g < slot->npending_groups; g++)
+	{
+		group = &slot->pending_groups[g];
+		if (group->key_index == key_index && group->fingerprint == x->fingerprint)
+		{
+			owner->group_index = g;
+			owner->group_fingerprint = x->fingerprint;
+			return g;
+		}
+	}
+	if (g == PGXT_PENDING_GROUPS)
+		return -1;
+
+	group = &slot->pending_groups[g];
+	memset(group, 0, offsetof(PgxtPendingGroup, queryids));
+	group->key_index = (uint8) key_index;
+	group->fingerprint = x->fingerprint;
+	group->sums.shift = x->hold_us;
+	group->sums.min_hold_us = PG_INT64_MAX;
+	if (x->fingerprint != 0)
+	{
+		int			i;
+
+		group->nsteps = (uint8) x->nsteps;
+		group->steps_truncated = x->steps_truncated;
+		for (i = 0; i < x->nsteps; i++)
+			group->queryids[i] = x->steps[i].queryid;
+	}
+	slot->npending_groups = g + 1;
+	owner->group_index = g;
+	owner->group_fingerprint = x->fingerprint;
+	return g;
+}
+
+/*
+ * Add the idle times of x's steps (and before its first) to group's.
+ * Caller holds the slot's spinlock.
+ */
+void
+pgxt_group_add_idle(PgxtPendingGroup *group, const PgxtXactEnd *x)
+{
+	int			i;
+
+	if (group->fingerprint == 0)
+		return;
+	if (!group->idle)
+	{
+		memset(group->idle_after_us, 0, sizeof(group->idle_after_us));
+		group->idle = true;
+	}
+	group->first_gap_us += x->first_gap_us;
+	for (i = 0; i < x->nsteps && i < group->nsteps; i++)
+		group->idle_after_us[i] += x->steps[i].idle_us;
+}
+
+/*
+ * Add x, of key, to the owner's slot when the hot path found no room (the
+ * list, its keys or its groups full): fold the list first, waiting for the
  * lock only if it is taken.  Takes pgxt_shared->lock, then the slot's
  * spinlock.  Never raises an error.
  */
 void
-pgxt_store_append_waiting(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
-						  const PgxtXactSample *sample, const PgxtStep *steps)
+pgxt_store_add_waiting(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
+					   const PgxtXactEnd *x)
 {
-	PgxtXactSample *dest;
-
 	if (!pgxt_store_flush(slot, owner, false))
 		(void) pgxt_store_flush(slot, owner, true);
 	SpinLockAcquire(&slot->mutex);
-	dest = pgxt_slot_next_sample(slot, owner, key, sample->nsteps);
-	if (dest != NULL)
-	{
-		uint8		key_index = dest->key_index;
-
-		*dest = *sample;
-		dest->key_index = key_index;
-		if (sample->nsteps > 0)
-			pgxt_slot_add_steps(slot, dest, steps, sample->nsteps);
-	}
+	(void) pgxt_slot_add_xact(slot, owner, key, x);
 	SpinLockRelease(&slot->mutex);
 }
 
 /*
- * Count a transaction of a backend that was only housekeeping.  Takes
- * pgxt_shared->mutex.
+ * The caller's own slot's pending list, read in place.
  */
-void
-pgxt_store_count_housekeeping(void)
+static void
+own_list(const PgxtSlot *slot, PendingList *list)
 {
-	SpinLockAcquire(&pgxt_shared->mutex);
-	pgxt_shared->housekeeping_xacts++;
-	SpinLockRelease(&pgxt_shared->mutex);
+	list->keys = slot->pending_keys;
+	list->groups = slot->pending_groups;
+	list->ngroups = slot->npending_groups;
+	list->buckets = slot->pending_buckets;
+	list->bucket_groups = slot->pending_bucket_group;
+	list->nbuckets = slot->npending;
 }
 
 /*
  * Fold the pending transactions of the caller's own slot into their
  * entries; returns whether the list is empty now.  Without wait it gives
  * up at once when pgxt_shared->lock is taken, and the transactions stay
- * for a later try; with wait it waits for the lock.  Keys that have an
- * entry are folded under the shared lock (the entries' spinlocks), the
- * others under the exclusive lock, which inserts them.  Never allocates
- * backend memory and never raises an error: it is called from commit and
- * abort callbacks.
+ * for a later try; with wait it waits for the lock.  When every entry
+ * exists the list is folded under the shared lock (and the entries'
+ * spinlocks); otherwise under the exclusive lock, which inserts the new
+ * ones.  Never allocates backend memory and never raises an error: it is
+ * called from commit and abort callbacks.
  *
  * While the caller holds the lock nobody else empties its list (see
- * store.h) and only the caller appends to it, so the list and its keys are
- * read in place, without the slot's spinlock, and changed under it once
- * they are in the entries.
+ * store.h) and only the caller adds to it, so the list is read in place,
+ * without the slot's spinlock, and emptied under it once it is in the
+ * entries.
  */
 bool
 pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait)
 {
+	PendingList list;
 	int			n;
 
 	if (slot->npending == 0 || !pgxt_store_ready())
@@ -907,9 +798,9 @@ pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait)
 	 * (cppcheck cannot know that another process writes it).
 	 */
 	n = slot->npending;
+	own_list(slot, &list);
 	/* cppcheck-suppress knownConditionTrueFalse */
-	if (n == 0 || fold_pending(slot->pending_keys, slot->pending, n,
-							   slot->pending_steps, owner, false))
+	if (n == 0 || fold_pending(&list, owner, false))
 	{
 		SpinLockAcquire(&slot->mutex);
 		slot_clear_pending(slot);
@@ -924,10 +815,9 @@ pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait)
 		LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
 	else if (!LWLockConditionalAcquire(pgxt_shared->lock, LW_EXCLUSIVE))
 		return false;
-	n = slot->npending;
-	if (n > 0)
-		(void) fold_pending(slot->pending_keys, slot->pending, n,
-							slot->pending_steps, owner, true);
+	own_list(slot, &list);
+	if (list.nbuckets > 0)
+		(void) fold_pending(&list, owner, true);
 	SpinLockAcquire(&slot->mutex);
 	slot_clear_pending(slot);
 	SpinLockRelease(&slot->mutex);
@@ -939,36 +829,45 @@ pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait)
  * Fold every slot's pending transactions into the hash, so that the caller
  * then reads every transaction that ended before it started.  Takes
  * pgxt_shared->lock exclusively, each slot's spinlock and the entries'
- * spinlocks, one at a time.
+ * spinlocks, one at a time.  Each list is copied out under its slot's
+ * spinlock and folded after.
  */
 static void
 drain_pending(void)
 {
-	PgxtXactSample samples[PGXT_PENDING_MAX];
 	PgxtKey		keys[PGXT_PENDING_KEYS];
-	PgxtStep	steps[PGXT_PENDING_STEPS];
+	PgxtPendingGroup groups[PGXT_PENDING_GROUPS];
+	uint16		buckets[PGXT_PENDING_MAX];
+	uint8		bucket_groups[PGXT_PENDING_MAX];
+	PendingList list;
 	int			i;
+
+	list.keys = keys;
+	list.groups = groups;
+	list.buckets = buckets;
+	list.bucket_groups = bucket_groups;
 
 	LWLockAcquire(pgxt_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < pgxt_nslots; i++)
 	{
 		PgxtSlot   *slot = &pgxt_slots[i];
-		int			n;
 
 		SpinLockAcquire(&slot->mutex);
-		n = slot->npending;
-		if (n > 0)
+		list.nbuckets = slot->npending;
+		list.ngroups = slot->npending_groups;
+		if (list.nbuckets > 0)
 		{
 			memcpy(keys, slot->pending_keys, slot->npending_keys * sizeof(PgxtKey));
-			memcpy(samples, slot->pending, n * sizeof(PgxtXactSample));
-			memcpy(steps, slot->pending_steps,
-				   slot->npending_steps * sizeof(PgxtStep));
+			memcpy(groups, slot->pending_groups,
+				   list.ngroups * sizeof(PgxtPendingGroup));
+			memcpy(buckets, slot->pending_buckets, list.nbuckets * sizeof(uint16));
+			memcpy(bucket_groups, slot->pending_bucket_group, list.nbuckets);
 			slot_clear_pending(slot);
 		}
 		SpinLockRelease(&slot->mutex);
 
-		if (n > 0)
-			(void) fold_pending(keys, samples, n, steps, NULL, true);
+		if (list.nbuckets > 0)
+			(void) fold_pending(&list, NULL, true);
 	}
 	LWLockRelease(pgxt_shared->lock);
 }

@@ -39,6 +39,7 @@
 #define PGXT_STORE_H
 
 #include "datatype/timestamp.h"
+#include "port/pg_bitutils.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 
@@ -87,18 +88,6 @@ typedef struct PgxtKey
 } PgxtKey;
 
 /*
- * Transactions a backend keeps in its slot before it folds them into their
- * entries, and the distinct keys they may have.  The backend tries to fold
- * them (without waiting for the lock) from PGXT_PENDING_FLUSH on, and waits
- * for the lock only when the list or its keys are full: a reader holding
- * the lock delays no commit until then.
- */
-#define PGXT_PENDING_MAX		48
-#define PGXT_PENDING_FLUSH		32
-#define PGXT_PENDING_KEYS		8
-#define PGXT_PENDING_STEPS		256
-
-/*
  * Steps of a transaction's fingerprint kept per transaction and per
  * fingerprint: a step is a statement, or a run of one statement repeated
  * (same query id); steps past the last kept one add their idle time to it.
@@ -112,32 +101,35 @@ typedef struct PgxtStep
 	int64		idle_us;
 } PgxtStep;
 
-/* One finished transaction, as the hot path hands it to the store. */
-typedef struct PgxtXactSample
+/* A finished transaction, as the hot path describes it to the store. */
+typedef struct PgxtXactEnd
 {
 	TimestampTz end;
 	int64		hold_us;
 	int64		active_us;
 	int64		max_idle_us;
 	int64		statements;
-	uint64		fingerprint;	/* 0: none (no steps, or not recorded) */
-	int64		first_gap_us;	/* idle before its first step */
 	bool		committed;
 	bool		explicit_block;
 	bool		readonly;
 	bool		timed_out;
-	uint8		key_index;		/* in the slot's pending_keys */
-	uint8		nsteps;			/* its steps in the slot's pending_steps */
+	/* its fingerprint (0: none) and steps */
+	uint64		fingerprint;
+	int			nsteps;
 	bool		steps_truncated;	/* it had more steps than kept */
-	bool		idle;			/* some step (or first_gap_us) is not 0 */
-	uint16		step_start;
-} PgxtXactSample;
+	bool		idle;			/* some step's idle time is not 0 */
+	int64		first_gap_us;	/* idle before its first step */
+	const PgxtStep *steps;
+} PgxtXactEnd;
 
 /*
- * The sums of a group of pending transactions (of one key, or of one key
- * and one fingerprint), folded into an entry at once.
+ * The sums of a group of transactions (of one key and one fingerprint),
+ * folded into an entry at once.  Only what cannot be derived is kept:
+ * rollbacks are n - commits, idle time is hold - active, the mean is
+ * hold / n.  The squares of the hold times are summed shifted by the first
+ * one's (exact enough over a batch).
  */
-typedef struct PgxtBatch
+typedef struct PgxtSums
 {
 	int			n;
 	int64		commits;
@@ -153,11 +145,36 @@ typedef struct PgxtBatch
 	int64		shift;			/* hold time the squares are shifted by */
 	double		sum_sq_shifted;
 	TimestampTz last_end;
-	bool		idle;			/* some of them has idle steps */
-	int			with_steps;		/* index of one with its steps, or -1 */
-	uint16		buckets[PGXT_PENDING_MAX];	/* histogram bucket of each */
-} PgxtBatch;
+} PgxtSums;
 
+/*
+ * The transactions a backend keeps in its slot before it folds them into
+ * their entries, summed as they end per group (key and fingerprint): up
+ * to PGXT_PENDING_MAX transactions (their histogram buckets are listed),
+ * PGXT_PENDING_KEYS keys and PGXT_PENDING_GROUPS groups.  The backend
+ * tries to fold them (without waiting for the lock) from
+ * PGXT_PENDING_FLUSH transactions on, and waits for the lock only when the
+ * list, its keys or its groups are full: a reader holding the lock delays
+ * no commit until then.
+ */
+#define PGXT_PENDING_MAX		64
+#define PGXT_PENDING_FLUSH		48
+#define PGXT_PENDING_KEYS		8
+#define PGXT_PENDING_GROUPS		8
+
+/* One group of a slot's pending transactions. */
+typedef struct PgxtPendingGroup
+{
+	uint8		key_index;		/* in the slot's pending_keys */
+	bool		idle;			/* some transaction had idle steps */
+	bool		steps_truncated;
+	uint8		nsteps;			/* 0 when no fingerprint */
+	uint64		fingerprint;	/* 0: none */
+	PgxtSums	sums;
+	int64		first_gap_us;	/* idle before the first step, summed */
+	uint64		queryids[PGXT_FP_STEPS];
+	int64		idle_after_us[PGXT_FP_STEPS];	/* summed, if idle */
+} PgxtPendingGroup;
 
 /*
  * One per backend, indexed by pgxt_my_slot_index().  The owning backend
@@ -186,17 +203,19 @@ typedef struct PgxtSlot
 	char		rolename[NAMEDATALEN];
 	char		dbname[NAMEDATALEN];
 	TimestampTz logged_xact_start;	/* log mode: xact already reported */
+
 	/*
-	 * Ended transactions not yet in the hash, and the keys they refer to;
-	 * the keys are kept when the list is emptied, and cleared only by the
-	 * owner.
+	 * Ended transactions not yet in the hash: their groups, the keys the
+	 * groups refer to (kept when the list is emptied, cleared only by the
+	 * owner), and each transaction's histogram bucket and group.
 	 */
 	int			npending;
 	int			npending_keys;
-	int			npending_steps;
+	int			npending_groups;
 	PgxtKey		pending_keys[PGXT_PENDING_KEYS];
-	PgxtXactSample pending[PGXT_PENDING_MAX];
-	PgxtStep	pending_steps[PGXT_PENDING_STEPS];
+	PgxtPendingGroup pending_groups[PGXT_PENDING_GROUPS];
+	uint16		pending_buckets[PGXT_PENDING_MAX];
+	uint8		pending_bucket_group[PGXT_PENDING_MAX];
 } PgxtSlot;
 
 /* What readers of a slot copy: everything before the pending list. */
@@ -243,13 +262,18 @@ typedef struct PgxtCounters
 /*
  * A backend's memory of its slot's pending list: where its current key
  * sits in the slot's keys (valid until the key changes or the owner clears
- * the keys), and the entry it last folded into, so that consecutive
+ * the keys), the group it last added to (checked before use: the list may
+ * have been emptied), and the entry it last folded into, so that consecutive
  * flushes of one key skip the hash lookup (valid while the store's
  * generation, bumped by every eviction and reset, is unchanged).
  */
 typedef struct PgxtOwner
 {
 	int			key_index;		/* -1: look the key up (it changed) */
+	int			group_index;	/* the group it last added to: valid while
+								 * below the slot's npending_groups, until
+								 * the key changes */
+	uint64		group_fingerprint;	/* that group's */
 	PgxtKey		cached_key;
 	void	   *cached_entry;
 	uint64		cached_generation;
@@ -320,10 +344,11 @@ extern int	pgxt_store_nslots(void);
 extern PgxtSlot *pgxt_store_slot(int index);
 extern int	pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner,
 								const PgxtKey *key);
-extern void pgxt_store_append_waiting(PgxtSlot *slot, PgxtOwner *owner,
-									  const PgxtKey *key,
-									  const PgxtXactSample *sample,
-									  const PgxtStep *steps);
+extern int	pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner,
+								  int key_index, const PgxtXactEnd *x);
+extern void pgxt_group_add_idle(PgxtPendingGroup *group, const PgxtXactEnd *x);
+extern void pgxt_store_add_waiting(PgxtSlot *slot, PgxtOwner *owner,
+								   const PgxtKey *key, const PgxtXactEnd *x);
 extern void pgxt_store_count_housekeeping(void);
 extern bool pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait);
 extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
@@ -344,58 +369,90 @@ extern void pgxt_store_restore_info(const PgxtStoreInfo *info,
 
 extern double pgxt_counters_stddev_hold(const PgxtCounters *counters);
 extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);
-extern int	pgxt_hist_bucket(int64 us);
-extern double pgxt_batch_merge_var(const PgxtBatch *batch, double sum_var,
-								   int64 count, int64 total_us);
+extern double pgxt_sums_merge_var(const PgxtSums *sums, double sum_var,
+								  int64 count, int64 total_us);
 extern double pgxt_hist_percentile(const uint64 *hist, int64 xacts,
 								   int64 min_hold_us, int64 max_hold_us,
 								   double fraction);
 
 /*
- * Where the owner of slot appends its ended transaction, of key and with
- * nsteps steps: the next free sample of the slot's pending list, its
- * key_index set, or NULL when the list, its keys or its steps are full
- * (then pgxt_store_append_waiting).  Caller holds slot->mutex and fills the
- * sample before releasing it (its steps with pgxt_slot_add_steps).
+ * Histogram bucket of a duration in microseconds (see PGXT_HIST_SUB_BITS).
  */
-static inline PgxtXactSample *
-pgxt_slot_next_sample(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
-					  int nsteps)
+static inline int
+pgxt_hist_bucket(int64 us)
 {
-	int			key_index = owner->key_index;
-	PgxtXactSample *sample;
+	int			msb;
 
-	if (unlikely(key_index < 0))
-	{
-		key_index = pgxt_slot_key_index(slot, owner, key);
-		if (key_index < 0)
-			return NULL;
-	}
-	if (unlikely(slot->npending >= PGXT_PENDING_MAX ||
-				 slot->npending_steps + nsteps > PGXT_PENDING_STEPS))
-		return NULL;
-	sample = &slot->pending[slot->npending++];
-	sample->key_index = (uint8) key_index;
-	return sample;
+	if (us < PGXT_HIST_SUB)
+		return us < 0 ? 0 : (int) us;
+	msb = pg_leftmost_one_pos64((uint64) us);
+	if (msb > PGXT_HIST_MAX_MSB)
+		return PGXT_HIST_BUCKETS - 1;
+	return (msb - PGXT_HIST_SUB_BITS + 1) * PGXT_HIST_SUB +
+		(int) ((us >> (msb - PGXT_HIST_SUB_BITS)) & (PGXT_HIST_SUB - 1));
 }
 
 /*
- * Copy the n steps of sample (just appended by pgxt_slot_next_sample, which
- * made room for them) into slot's pending steps.  Caller holds slot->mutex.
+ * Add the finished transaction x, of key, to the owner's slot: to the sums
+ * of its group, its histogram bucket to the list.  Returns false, adding
+ * nothing, when the list, its keys or its groups are full (then
+ * pgxt_store_add_waiting).  Caller, the slot's owner, holds slot->mutex.
  */
-static inline void
-pgxt_slot_add_steps(PgxtSlot *slot, PgxtXactSample *sample,
-					const PgxtStep *steps, int n)
+static pg_attribute_always_inline bool
+pgxt_slot_add_xact(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
+				   const PgxtXactEnd *x)
 {
-	int			start = slot->npending_steps;
-	PgxtStep   *dest = &slot->pending_steps[start];
-	const PgxtStep *end = steps + n;
+	int			g = owner->group_index;
+	int			n = slot->npending;
+	PgxtPendingGroup *group;
+	PgxtSums   *s;
+	double		shifted;
 
-	while (steps < end)
-		*dest++ = *steps++;
-	slot->npending_steps = start + n;
-	sample->step_start = (uint16) start;
-	sample->nsteps = (uint8) n;
+	/* the group it added to last, unless the list was emptied since */
+	if (unlikely(g >= slot->npending_groups ||
+				 owner->group_fingerprint != x->fingerprint))
+	{
+		int			k = owner->key_index;
+
+		if (k < 0)
+		{
+			k = pgxt_slot_key_index(slot, owner, key);
+			if (k < 0)
+				return false;
+		}
+		g = pgxt_slot_group_index(slot, owner, k, x);
+		if (g < 0)
+			return false;
+	}
+	if (unlikely(n >= PGXT_PENDING_MAX))
+		return false;
+
+	group = &slot->pending_groups[g];
+	s = &group->sums;
+	if (x->hold_us < s->min_hold_us)
+		s->min_hold_us = x->hold_us;
+	shifted = (double) (x->hold_us - s->shift);
+	s->sum_sq_shifted += shifted * shifted;
+	s->n++;
+	s->commits += x->committed;
+	s->hold_us += x->hold_us;
+	s->active_us += x->active_us;
+	s->statements += x->statements;
+	s->explicit_xacts += x->explicit_block;
+	s->readonly_xacts += x->readonly;
+	s->timeouts += x->timed_out;
+	if (x->hold_us > s->max_hold_us)
+		s->max_hold_us = x->hold_us;
+	if (x->max_idle_us > s->max_idle_us)
+		s->max_idle_us = x->max_idle_us;
+	s->last_end = x->end;
+	if (unlikely(x->idle))
+		pgxt_group_add_idle(group, x);
+
+	slot->pending_buckets[n] = (uint16) pgxt_hist_bucket(x->hold_us);
+	slot->pending_bucket_group[n] = (uint8) g;
+	slot->npending = n + 1;
+	return true;
 }
 
 /*
@@ -405,8 +462,7 @@ pgxt_slot_add_steps(PgxtSlot *slot, PgxtXactSample *sample,
 static inline bool
 pgxt_slot_flush_due(const PgxtSlot *slot)
 {
-	return slot->npending >= PGXT_PENDING_FLUSH ||
-		slot->npending_steps > PGXT_PENDING_STEPS - 2 * PGXT_FP_STEPS;
+	return slot->npending >= PGXT_PENDING_FLUSH;
 }
 
 PGXT_END_INTERNAL
