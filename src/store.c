@@ -5,15 +5,16 @@
  *		per-backend slots, the statistics hash with its eviction, and the
  *		hold-time histograms.
  *
- * The hot path appends each ended transaction, with its key, to its
- * backend's slot, under the slot's spinlock only (pgxt_slot_add_xact).
- * From PGXT_PENDING_FLUSH pending transactions on (or when the slot's keys
- * are full) the backend tries to fold them into their entries: it finds
- * each key's entry under the shared lock (or reuses its cached entry while
- * no eviction or reset happened since) and folds the transactions in under
- * the entry's spinlock.  Only a new key takes the lock exclusively.  The
- * backend does not wait for the lock while its slot has room: a reader or
- * an eviction holding the lock exclusively never delays a commit, the
+ * The hot path adds each ended transaction to its backend's slot, under
+ * the slot's spinlock only (pgxt_slot_add_xact, store.h): to the running
+ * sums of its group (its key and fingerprint), and its histogram bucket to
+ * a list.  From PGXT_PENDING_FLUSH pending transactions on the backend
+ * tries to fold them into their entries: it finds each group's entries
+ * under the shared lock (or reuses its cached ones while no eviction or
+ * reset happened since) and merges each group's sums in under the entry's
+ * spinlock.  Only a new key or fingerprint takes the lock exclusively.
+ * The backend does not wait for the lock while its slot has room: a reader
+ * or an eviction holding the lock exclusively never delays a commit, the
  * transactions wait in the slot for a later commit.  Readers first drain
  * every slot under the exclusive lock, so they see every transaction that
  * ended before they started, as if each had gone into the hash at once.

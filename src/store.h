@@ -14,9 +14,9 @@
  *	 under the spinlock.
  * - A backend slot is written by its owning backend and by the watchdog,
  *	 always under the slot's spinlock, and read by anyone under it.
- * - A slot's pending transactions (ended, not yet in the hash) and their
- *	 keys are appended by the owning backend under the slot's spinlock
- *	 alone.  They leave the slot, under its spinlock, only while
+ * - A slot's pending transactions (ended, not yet in the hash: their
+ *	 groups' sums, keys and histogram buckets) are added by the owning
+ *	 backend under the slot's spinlock alone.  They leave the slot, under its spinlock, only while
  *	 PgxtShared->lock is held: shared by the owner (nobody else empties the
  *	 list then, so the owner reads it in place), exclusive by anyone else;
  *	 and they go into their entries before the lock is released, so a
