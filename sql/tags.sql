@@ -49,9 +49,12 @@ SELECT '/* tag=''inside a string'' */';
 SELECT 1 /* tag='middle' */ + 1;
 -- statements of one query string: each one's own text counts, with the
 -- whitespace and semicolons around it
+-- (psql before 15 shows only the last result of a \; line: so do all)
+\set SHOW_ALL_RESULTS off
 BEGIN \; SELECT 1 /* tag='in%20string' */	\; COMMIT;
 SELECT 1 \; ;;;
 ;;
+\set SHOW_ALL_RESULTS on
 
 -- a tag setting is at most 63 bytes
 SET postgres_extension.tag = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx';

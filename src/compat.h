@@ -2,8 +2,9 @@
  *
  * compat.h
  *		Shims over the PostgreSQL 13-18 API differences this extension meets:
- *		hook signatures, the backend's own slot number, and the number of
- *		backend slots to allocate.
+ *		hook signatures, the backend's own slot number, the number of
+ *		backend slots to allocate, the memory of a GUC check hook's "extra",
+ *		and multibyte verification.
  *
  * Everything version-dependent lives here, as macros or static inlines, so
  * that the other files carry no #if PG_VERSION_NUM in function bodies.
@@ -18,10 +19,12 @@
 #ifndef PGXT_COMPAT_H
 #define PGXT_COMPAT_H
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "postmaster/autovacuum.h"
 #include "replication/walsender.h"
 #include "storage/proc.h"
+#include "utils/guc.h"
 
 /*
  * ExecutorRun lost its execute_once argument in 18.
@@ -132,5 +135,75 @@ pgxt_is_standalone_backend(void)
 #if PG_VERSION_NUM < 150000
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
+
+/*
+ * Memory for a GUC check hook's "extra".  Up to 15 the GUC machinery
+ * releases it with free(); 16 moved all GUC data into its own memory
+ * context and releases it with guc_free(), a pfree of a chunk of that
+ * context, so a malloc'd block there is fatal.  Both
+ * return NULL when out of memory (16+ also logs it, at LOG: no error is
+ * thrown, so a check hook may call them).
+ */
+static inline void *
+pgxt_guc_extra_alloc(size_t size)
+{
+#if PG_VERSION_NUM >= 160000
+	return guc_malloc(LOG, size);
+#else
+	return malloc(size);
+#endif
+}
+
+/*
+ * Release a block of pgxt_guc_extra_alloc that was not handed to the GUC
+ * machinery.
+ */
+static inline void
+pgxt_guc_extra_free(void *ptr)
+{
+#if PG_VERSION_NUM >= 160000
+	guc_free(ptr);
+#else
+	free(ptr);
+#endif
+}
+
+/*
+ * Length in bytes of the longest prefix of s[0..len) that is valid in the
+ * given encoding and holds no NUL byte, as pg_encoding_verifymbstr of 14
+ * and later returns it.  13 has only the one-character check
+ * pg_encoding_verifymb (renamed pg_encoding_verifymbchar in 14), so walk
+ * the string with it there.
+ */
+static inline int
+pgxt_encoding_verifymbstr(int encoding, const char *s, int len)
+{
+#if PG_VERSION_NUM >= 140000
+	return pg_encoding_verifymbstr(encoding, s, len);
+#else
+	const char *start = s;
+
+	while (len > 0)
+	{
+		int			charlen;
+
+		if (!IS_HIGHBIT_SET(*s))
+		{
+			if (*s == '\0')
+				break;
+			charlen = 1;
+		}
+		else
+		{
+			charlen = pg_encoding_verifymb(encoding, s, len);
+			if (charlen < 0)
+				break;
+		}
+		s += charlen;
+		len -= charlen;
+	}
+	return (int) (s - start);
+#endif
+}
 
 #endif							/* PGXT_COMPAT_H */

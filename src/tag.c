@@ -28,6 +28,7 @@
 
 #include "mb/pg_wchar.h"
 
+#include "compat.h"
 #include "store.h"
 #include "tag.h"
 
@@ -283,8 +284,8 @@ pgxt_comment_tag(const char *text, int location, int length,
 		clipped = Min(value_len, outsize - 1);	/* ASCII: any cut is valid */
 	else
 	{
-		value_len = pg_encoding_verifymbstr(GetDatabaseEncoding(), value,
-											value_len);
+		value_len = pgxt_encoding_verifymbstr(GetDatabaseEncoding(), value,
+											  value_len);
 		if (value_len <= 0)
 			return false;
 		clipped = pg_mbcliplen(value, value_len, outsize - 1);

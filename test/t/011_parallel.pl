@@ -36,7 +36,7 @@ sub parallel_connstr
 sub run_as
 {
 	my ($app, $sql, %params) = @_;
-	return $node->psql('postgres', $sql, connstr => parallel_connstr($app),
+	return $node->psql('postgres', $sql, extra_params => [ '-d', parallel_connstr($app) ],
 		%params);
 }
 
@@ -47,7 +47,7 @@ my $failing = 'SELECT count(*) FROM big WHERE 1 / (id - 77777) > 0';
 for my $q ($query, 'SELECT max(id) FROM big', $failing)
 {
 	like($node->safe_psql('postgres', "EXPLAIN (COSTS OFF) $q",
-			connstr => parallel_connstr('par_plans')),
+			extra_params => [ '-d', parallel_connstr('par_plans') ]),
 		qr/Gather\b.*Workers Planned: 2/s, "parallel plan: $q");
 }
 
