@@ -140,9 +140,9 @@ pgxt_is_standalone_backend(void)
  * Memory for a GUC check hook's "extra".  Up to 15 the GUC machinery
  * releases it with free(); 16 moved all GUC data into its own memory
  * context and releases it with guc_free(), a pfree of a chunk of that
- * context, so a malloc'd block there is fatal.  Both
- * return NULL when out of memory (16+ also logs it, at LOG: no error is
- * thrown, so a check hook may call them).
+ * context, so a malloc'd block there is fatal.  Both return NULL when out
+ * of memory (16+ also logs it, at LOG: no error is thrown, so a check hook
+ * may call them).
  */
 static inline void *
 pgxt_guc_extra_alloc(size_t size)

@@ -141,7 +141,7 @@ run_version() {
 	fi
 
 	# pg_regress prints "test NAME ... ok" up to 15, "ok N - NAME" from 16
-	local regress_ok regress_bad tap_files tap_bad tap_ok
+	local regress_ok regress_bad tap_files tap_bad tap_skipped tap_ok
 	regress_ok=$(grep -cE '^(ok|test) .*\.\.\. ok|^ok +[0-9]+ +[+-] ' "$dir/regress.txt" || true)
 	regress_bad=$(grep -cE '\.\.\. FAILED|^not ok +[0-9]+ +[+-] ' "$dir/regress.txt" || true)
 	# a failure that names no test (the server did not start, ...) counts once
@@ -149,10 +149,11 @@ run_version() {
 	tap_files=$(grep -E '^Files=' "$dir/tap.txt" | sed 's/Files=\([0-9]*\).*/\1/' || true)
 	tap_bad=$(grep -cE '^test/t/[^ ]+\.pl +\(Wstat' "$dir/tap.txt" || true)
 	[ $tap_status -ne 0 ] && [ "$tap_bad" = 0 ] && tap_bad=1
-	tap_ok=$(( ${tap_files:-0} - tap_bad ))
+	tap_skipped=$(grep -cE '^(\[[0-9:]+\] )?test/t/[^ ]+\.pl \.+ skipped' "$dir/tap.txt" || true)
+	tap_ok=$(( ${tap_files:-0} - tap_bad - tap_skipped ))
 	local lint_ok=$(( lint_status == 0 ? 1 : 0 ))
 	local failed=$(( regress_bad + tap_bad + 1 - lint_ok + (ntraps > 0 ? 1 : 0) ))
-	local line="$label: lint: $lint_ok passed, $(( 1 - lint_ok )) failed; pg_regress: $regress_ok passed, $regress_bad failed; TAP files: $tap_ok passed, $tap_bad failed"
+	local line="$label: lint: $lint_ok passed, $(( 1 - lint_ok )) failed; pg_regress: $regress_ok passed, $regress_bad failed; TAP files: $tap_ok passed, $tap_bad failed, $tap_skipped skipped"
 	[ -n "$flavour" ] && line="$line; server logs with TRAP: $ntraps"
 	summaries+=("$line")
 	total_passed=$(( total_passed + regress_ok + tap_ok + lint_ok ))
