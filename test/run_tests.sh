@@ -57,7 +57,7 @@ scripts_checked=0
 # run_version MAJOR: lint, build, install and test against one major
 # version; adds to total_passed/total_failed and appends its summary line.
 run_version() {
-	local major=$1 flavour='' pg_config rc=0 label
+	local major=$1 flavour='' pg_config rc=0 label started=$SECONDS
 	case "$major" in
 		15) pg_config=$pg15_config ;;
 		18) flavour=cassert ;;
@@ -155,6 +155,7 @@ run_version() {
 	local failed=$(( regress_bad + tap_bad + 1 - lint_ok + (ntraps > 0 ? 1 : 0) ))
 	local line="$label: lint: $lint_ok passed, $(( 1 - lint_ok )) failed; pg_regress: $regress_ok passed, $regress_bad failed; TAP files: $tap_ok passed, $tap_bad failed, $tap_skipped skipped"
 	[ -n "$flavour" ] && line="$line; server logs with TRAP: $ntraps"
+	line="$line ($(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s)"
 	summaries+=("$line")
 	total_passed=$(( total_passed + regress_ok + tap_ok + lint_ok ))
 	total_failed=$(( total_failed + failed ))
@@ -170,5 +171,5 @@ done
 
 echo
 printf '%s\n' "${summaries[@]}"
-echo "suite: $total_passed passed, $total_failed failed"
+echo "suite: $total_passed passed, $total_failed failed ($(( SECONDS / 60 )) min $(( SECONDS % 60 )) s)"
 [ $total_failed -eq 0 ]
