@@ -42,8 +42,8 @@ our @COUNTERS = qw(xacts commits rollbacks statements explicit_xacts
 # A started node with pg_stat_statements and postgres_extension preloaded,
 # both extensions created in database postgres.  Query ids are computed:
 # pg_stat_statements asks for them (compute_query_id is "auto" from 14 on;
-# 13 has no such setting, and pg_stat_statements computes them itself).  Extra lines are appended
-# to postgresql.conf.
+# 13 has no such setting, and pg_stat_statements computes them itself).
+# Extra lines are appended to postgresql.conf.
 sub pgxt_node
 {
 	my ($name, @conf) = @_;
