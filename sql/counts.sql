@@ -82,9 +82,12 @@ COMMIT;
 
 -- several statements in one query string: one implicit transaction
 SET application_name = 't_multi';
+-- (psql before 15 shows only the last result of a \; line: so do all)
+\set SHOW_ALL_RESULTS off
 SELECT 1 \; SELECT 2 \; SELECT 3;
 SELECT 1 \; SELECT 1 / (id - id) FROM acct WHERE id = 1 \; SELECT 3;
 \if :ERROR \set rolled_back :rolled_back x \endif
+\set SHOW_ALL_RESULTS on
 
 -- statements inside functions belong to their caller
 CREATE FUNCTION count_acct() RETURNS bigint LANGUAGE plpgsql AS

@@ -19,8 +19,9 @@
  * match and that names the limit decides it.
  *
  * This file owns the parsing into a PgxtRuleSet, the glob matcher and the
- * evaluation.  It uses neither palloc nor ereport, so that it can run in a
- * GUC check hook and in unit tests; the GUC hooks themselves live elsewhere.
+ * evaluation.  It throws no error and allocates only the parsed set, in
+ * the memory a GUC check hook's extra must live in, so that it can run in
+ * a check hook; the GUC hooks themselves live elsewhere.
  *
  * Copyright (c) 2026, the postgres_extension developers
  *
@@ -33,6 +34,7 @@
 
 #include <limits.h>
 
+#include "compat.h"
 #include "rules.h"
 
 /* Longest item or value quoted back in an error message, in bytes. */
@@ -567,8 +569,9 @@ parse_rule(const RuleParseState *state, PgxtRule *rule)
 }
 
 /*
- * Parse a timeout_rules string.  On success returns the rules in one
- * malloc'd block, to be released with free(), and leaves errbuf empty; NULL
+ * Parse a timeout_rules string.  On success returns the rules in one block
+ * of pgxt_guc_extra_alloc, fit to be a GUC check hook's extra (released
+ * with pgxt_guc_extra_free when kept by nobody), and leaves errbuf empty; NULL
  * or an empty string gives a set without rules.  On failure returns NULL
  * and describes the first error in errbuf.
  */
@@ -607,7 +610,8 @@ pgxt_rules_parse(const char *src, char *errbuf, size_t errbuflen)
 		report_error(errbuf, errbuflen, message);
 		return NULL;
 	}
-	set = malloc(offsetof(PgxtRuleSet, rules) + nrules * sizeof(PgxtRule));
+	set = pgxt_guc_extra_alloc(offsetof(PgxtRuleSet, rules) +
+							   nrules * sizeof(PgxtRule));
 	if (set == NULL)
 	{
 		report_error(errbuf, errbuflen, "out of memory");
@@ -631,7 +635,7 @@ pgxt_rules_parse(const char *src, char *errbuf, size_t errbuflen)
 			state.errbuflen = errbuflen;
 			if (!parse_rule(&state, &set->rules[set->nrules]))
 			{
-				free(set);
+				pgxt_guc_extra_free(set);
 				return NULL;
 			}
 			set->nrules++;

@@ -4,8 +4,9 @@
  *		Parsed form of postgres_extension.timeout_rules and the functions
  *		that parse it and pick the limits that apply to a session.
  *
- * The functions are plain C (no palloc, no ereport), so they can be called
- * from a GUC check hook and tested outside the server.
+ * The functions throw no error and allocate nothing but the parsed set
+ * (see compat.h's pgxt_guc_extra_alloc), so they can be called from a GUC
+ * check hook.
  *
  * Copyright (c) 2026, the postgres_extension developers
  *
@@ -62,9 +63,9 @@ typedef struct PgxtLimits
 PGXT_BEGIN_INTERNAL
 
 /*
- * Parse src. On success returns a malloc'd set (caller frees with free())
+ * Parse src. On success returns a set from pgxt_guc_extra_alloc (compat.h)
  * and leaves an empty string in errbuf. On failure returns NULL and writes
- * a message into errbuf (errbuflen bytes). Pure C: no palloc, no ereport.
+ * a message into errbuf (errbuflen bytes). Throws no error.
  */
 extern PgxtRuleSet *pgxt_rules_parse(const char *src, char *errbuf, size_t errbuflen);
 extern void pgxt_rules_match(const PgxtRuleSet *set, const char *app, const char *tag,

@@ -10,13 +10,16 @@
 #            current suites)
 #   cassert  configure with --enable-cassert --enable-debug
 # Environment: PGBUILD_CACHE (default /var/cache/postgres_extension-pg).
+# Exit status: 0 built or cached, 3 the source package cannot be downloaded
+# (its files are missing from the archive), 1 any other failure.
 #
 # The source comes from apt-get source --download-only with deb-src entries
-# of its own (nothing is added to the system's apt configuration); the build
-# is the .orig tarball configured --without-readline --without-zlib
-# --without-icu --enable-tap-tests, installed with contrib/pg_stat_statements
-# and the TAP framework of its own tree (src/test/perl).  Progress goes to
-# stderr, the pg_config path alone to stdout.
+# of its own, one private apt state per suite (nothing is added to the
+# system's apt configuration); the build is the .orig tarball configured
+# --without-readline --without-zlib --without-icu --enable-tap-tests,
+# installed with contrib/pg_stat_statements and the TAP framework of its own
+# tree (src/test/perl).  Concurrent calls on one cache wait for each other.
+# Progress goes to stderr, the pg_config path alone to stdout.
 set -euo pipefail
 
 major=${1:?usage: pgbuild.sh MAJOR [cassert]}
@@ -42,21 +45,29 @@ fi
 
 log() { echo "pgbuild: $*" >&2; }
 
-# A private apt state with deb-src lines for the one suite we need.
-apt_dir=$cache/apt
+mkdir -p "$cache"
+# One build at a time per cache: a second caller waits, then finds the
+# build done.
+exec 9> "$cache/.lock"
+flock 9
+
+# A private apt state with the deb-src line of one suite.  apt-get update
+# drops the index files of every source it was not given, so each suite
+# has its own lists directory.
+apt_dir=$cache/apt/$suite
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-echo "deb-src http://deb.debian.org/debian $suite main" > "$apt_dir/$suite.list"
-apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/$suite.list" -o Dir::Etc::SourceParts=/dev/null
+echo "deb-src http://deb.debian.org/debian $suite main" > "$apt_dir/sources.list"
+apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
 	-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
 	-o APT::Sandbox::User=root)
 
 # The exact source version decides the cache key.  Refresh the index at most
 # once a day; when the archive cannot be reached, fall back to a finished
 # build of this major.
-index_age=$(( $(date +%s) - $(stat -c %Y "$apt_dir/lists/.stamp-$suite" 2>/dev/null || echo 0) ))
+index_age=$(( $(date +%s) - $(stat -c %Y "$apt_dir/lists/.stamp" 2>/dev/null || echo 0) ))
 if [ "$index_age" -gt 86400 ]; then
 	if apt-get "${apt_opts[@]}" -qq update >&2; then
-		touch "$apt_dir/lists/.stamp-$suite"
+		touch "$apt_dir/lists/.stamp"
 	else
 		log "apt-get update failed for $suite"
 	fi
@@ -65,7 +76,7 @@ version=$(apt-cache "${apt_opts[@]}" showsrc "postgresql-$major" 2>/dev/null |
 	sed -n 's/^Version: \([0-9.]*\).*/\1/p' | sort -V | tail -n 1)
 if [ -z "$version" ]; then
 	prefix=$(find "$cache" -maxdepth 1 -name "pg-$major.*${flavour:+-$flavour}" | sort -V | tail -n 1)
-	if [ -n "$prefix" ] && [ -x "$prefix/bin/pg_config" ]; then
+	if [ -n "$prefix" ] && [ -f "$prefix/.complete" ]; then
 		log "no source index for $major; using $prefix"
 		echo "$prefix/bin/pg_config"
 		exit 0
@@ -80,6 +91,20 @@ if [ -x "$prefix/bin/pg_config" ] && [ -f "$prefix/.complete" ]; then
 	exit 0
 fi
 
+src_dir=$cache/src
+mkdir -p "$src_dir"
+tarball=$(find "$src_dir" -maxdepth 1 -name "postgresql-${major}_$version.orig.tar.*" | head -n 1)
+if [ -z "$tarball" ]; then
+	log "downloading postgresql-$major $version from $suite"
+	if ! (cd "$src_dir" && apt-get "${apt_opts[@]}" -qq source --download-only "postgresql-$major" >&2)
+	then
+		log "the files of postgresql-$major $version cannot be downloaded from $suite"
+		exit 3
+	fi
+	tarball=$(find "$src_dir" -maxdepth 1 -name "postgresql-${major}_$version.orig.tar.*" | head -n 1)
+	[ -n "$tarball" ] || { log "no .orig tarball downloaded"; exit 1; }
+fi
+
 # Build dependencies (17 and later generate their parser with bison/flex
 # only when the tarball lacks the output; installing them is cheap).
 need=""
@@ -89,19 +114,9 @@ done
 if [ -n "$need" ]; then
 	log "installing:$need"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >&2
+	apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
 	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
-
-src_dir=$cache/src
-mkdir -p "$src_dir"
-tarball=$(find "$src_dir" -maxdepth 1 -name "postgresql-${major}_$version.orig.tar.*" | head -n 1)
-if [ -z "$tarball" ]; then
-	log "downloading postgresql-$major $version from $suite"
-	(cd "$src_dir" && apt-get "${apt_opts[@]}" -qq source --download-only "postgresql-$major" >&2)
-	tarball=$(find "$src_dir" -maxdepth 1 -name "postgresql-${major}_$version.orig.tar.*" | head -n 1)
-	[ -n "$tarball" ] || { log "no .orig tarball downloaded"; exit 1; }
+	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $need >/dev/null
 fi
 
 build=$(mktemp -d "/tmp/pgbuild-$major.XXXXXX")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what postgres_extension needs on Debian 12 (as root), then build
 # and install it into the PostgreSQL found by PG_CONFIG (default: 15).
+# SETUP_BUILD=0 installs the packages only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,7 @@ if [ -n "$missing" ]; then
 	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+[ "${SETUP_BUILD:-1}" = 0 ] && exit 0
 echo "== building and installing postgres_extension"
 make -s PG_CONFIG="$PG_CONFIG"
 make -s PG_CONFIG="$PG_CONFIG" install >/dev/null

@@ -48,7 +48,7 @@ sub activity
 		"SELECT $cols FROM pg_stat_transactions_activity a
 		   JOIN pg_stat_activity s USING (pid)
 		  WHERE s.application_name = '$app'",
-		connstr => $connstr);
+		extra_params => [ '-d', $connstr ]);
 }
 
 # The statistics row of application $app (untagged), waiting until it has
@@ -86,8 +86,7 @@ is($stmts, 1, 'idle session: one statement');
 cmp_ok($idle, '>=', $idle_min, "idle session: idle_time >= $idle_min ms");
 cmp_ok($hold, '>=', $idle, 'idle session: hold_time >= idle_time');
 my $idle_before_kill = ms_since($t0);
-is($node->safe_psql('postgres', "SELECT pg_terminate_backend($pid, 10000)"),
-	't', 'idle session: terminated');
+ok(pgxt_terminate($node, $pid), 'idle session: terminated');
 my $r = stats_after_exit('se_kill', 1);
 is("$r->{xacts}/$r->{commits}/$r->{rollbacks}/$r->{statements}/$r->{explicit_xacts}",
 	'1/0/1/1/1', 'terminated: one explicit rollback with one statement');
@@ -112,7 +111,7 @@ is(activity('se_kill_active', 'a.state, a.statements'), 'active|1',
 $t0 = time();
 usleep(300_000);
 my $active_min = ms_since($t0);
-$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid, 10000)");
+pgxt_terminate($node, $pid);
 $r = stats_after_exit('se_kill_active', 1);
 is("$r->{xacts}/$r->{commits}/$r->{rollbacks}/$r->{statements}/$r->{explicit_xacts}",
 	'1/0/1/1/0', 'terminated statement: one implicit rollback');
@@ -205,7 +204,7 @@ is($node->safe_psql('postgres', q{
 	       (SELECT dealloc >= 0 FROM pg_stat_transactions_info)}),
 	't', 'after an immediate shutdown: the views read');
 $node->safe_psql('postgres', 'SELECT 1',
-	connstr => $node->connstr('postgres') . ' application_name=se_after');
+	extra_params => [ '-d', $node->connstr('postgres') . ' application_name=se_after' ]);
 $r = pgxt_stats($node, 'se_after')->{''} // {};
 is("$r->{xacts}/$r->{statements}", '1/1',
 	'after an immediate shutdown: transactions are counted');
@@ -215,7 +214,12 @@ is_deeply(
 		pgxt_log_errors($node,
 			qr/division by zero/,
 			qr/terminating connection due to administrator command/,
-			qr/could not receive data from client|unexpected EOF on client connection/)
+			qr/could not receive data from client|unexpected EOF on client connection/,
+			# 13 logs the immediate shutdown's warning to each session
+			# (14 and later tell the client only)
+			pgxt_server_version($node) < 140000
+			? qr/WARNING:  terminating connection because of crash of another server process/
+			: ())
 	],
 	[],
 	'no unexpected error in the server log');

@@ -23,7 +23,6 @@ $node->init;
 $node->append_conf(
 	'postgresql.conf', qq{
 shared_preload_libraries = 'pg_stat_statements,postgres_extension'
-compute_query_id = on
 max_connections = 40
 });
 $node->start;

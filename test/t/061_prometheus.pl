@@ -40,7 +40,7 @@ sub run_as
 {
 	my ($app, $sql) = @_;
 	$node->safe_psql('postgres', $sql,
-		connstr => $node->connstr('postgres') . " application_name=$app");
+		extra_params => [ '-d', $node->connstr('postgres') . " application_name=$app" ]);
 }
 
 # shop/checkout: 10 commits holding 20 ms each, 2 rollbacks

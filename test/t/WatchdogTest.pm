@@ -14,6 +14,7 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use Test::More;
+use PgxtTest ();    # its portability fixes of the TAP framework
 
 our @EXPORT = qw($MARGIN $WATCHDOG watchdog_node watchdog_monitor session
   send_sql wait_mark client_error alive watchdog_ok);
