@@ -21,7 +21,7 @@ PGFILEDESC = "postgres_extension - transaction hold-time statistics"
 # pg_regress runs its own server with the library and pg_stat_statements
 # preloaded (test/regress.conf); the TAP tests under test/t start theirs.
 REGRESS = counts tags tag_keys timing privileges percentiles nesting \
-	$(NESTING_DEFERRED) fingerprints upgrade
+	$(NESTING_DEFERRED) $(FINGERPRINTS) upgrade
 REGRESS_OPTS = --temp-config=$(CURDIR)/test/regress.conf \
 	--temp-instance=./tmp_check
 TAP_TESTS = 1
@@ -42,6 +42,15 @@ endif
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Fingerprints are made of the core's query ids, which 14 introduced: on 13
+# those of pg_stat_statements (planned statements only) are used, and
+# fingerprints_13 checks them.
+ifeq ($(MAJORVERSION),13)
+FINGERPRINTS = fingerprints_13
+else
+FINGERPRINTS = fingerprints
+endif
 
 # PGXS tracks no header dependencies (unless the server was configured with
 # --enable-depend): rebuild every object when one of our headers changes, so

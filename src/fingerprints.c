@@ -23,7 +23,10 @@
  * or auto with a module that asks for them (pg_stat_statements).  The
  * setting postgres_extension.fingerprints says whether fingerprints are
  * recorded: auto (when query ids are computed), on (and ask the core to
- * compute them, which costs their computation), off.
+ * compute them, which costs their computation), off.  PostgreSQL 13 has no
+ * query ids of its own: there pg_stat_statements computes them for the
+ * statements it plans (not for utility statements), and fingerprints are
+ * made of those.
  *
  * Copyright (c) 2026, the postgres_extension developers
  *
@@ -159,16 +162,6 @@ pgxt_fp_ready(void)
 }
 
 /*
- * Whether this backend records fingerprints now: the table exists and the
- * core computes query ids.
- */
-bool
-pgxt_fp_recording(void)
-{
-	return pgxt_fp_ready() && pgxt_query_id_enabled();
-}
-
-/*
  * Why fingerprints are, or are not, recorded, for pg_stat_transactions_info.
  */
 const char *
@@ -181,7 +174,8 @@ pgxt_fp_status(void)
 	/* a constant of the PostgreSQL version built against */
 	/* cppcheck-suppress knownConditionTrueFalse */
 	if (!pgxt_query_id_supported())
-		return "off: this PostgreSQL computes no query ids (14 and later do)";
+		return "on: with the query ids of pg_stat_statements (this PostgreSQL computes none itself; 14 and later do)";
+	/* cppcheck-suppress knownConditionTrueFalse */
 	if (!pgxt_query_id_enabled())
 		return "off: query ids are not computed (compute_query_id is off, or auto without pg_stat_statements); set postgres_extension.fingerprints = on, or compute_query_id = on";
 	return "on";

@@ -80,7 +80,6 @@ extern void pgxt_fp_init(void);
 extern void pgxt_fp_request(void);
 extern void pgxt_fp_startup(void);
 extern bool pgxt_fp_ready(void);
-extern bool pgxt_fp_recording(void);
 extern const char *pgxt_fp_status(void);
 
 /* under the store's lock (store.h), shared or exclusive as said */

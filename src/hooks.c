@@ -838,12 +838,15 @@ statement_begin(const PlannedStmt *stmt, const char *text, bool utility)
 	note_tag_setting();
 	if (stmt != NULL)
 	{
+		/* the core's query id is int64 from 18, uint64 before */
+		uint64		queryid = (uint64) stmt->queryId;
+
 		xact.statements++;
-		if (stmt->queryId != xact.queryid)
+		if (queryid != xact.queryid)
 		{
-			xact.queryid = stmt->queryId;
-			if (likely(fingerprinting) && stmt->queryId != 0)
-				step_begin(stmt->queryId);
+			xact.queryid = queryid;
+			if (likely(fingerprinting) && queryid != 0)
+				step_begin(queryid);
 		}
 		if (!utility)
 			xact.housekeeping = false;
@@ -947,6 +950,8 @@ first_message_error_tag(void)
 {
 	const char *text = pgxt_my_activity_text();
 
+	/* always NULL before 14 */
+	/* cppcheck-suppress knownConditionTrueFalse */
 	if (text != NULL && pgxt_tag_comment_key[0] != '\0' &&
 		pgxt_comment_possible(text, -1, 0))
 	{

@@ -516,7 +516,7 @@ pg_stat_transactions_fingerprints_1_1(PG_FUNCTION_ARGS)
 
 	begin_stat_scan(fcinfo, FINGERPRINT_COLS_V1_1, &scan);
 	status = pgxt_fp_status();
-	if (strcmp(status, "on") != 0)
+	if (strncmp(status, "on", 2) != 0)
 		ereport(NOTICE,
 				(errmsg("transaction fingerprints are not recorded"),
 				 errdetail("%s", status)));
