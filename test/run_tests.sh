@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
-EXTRA_PACKAGES="prometheus-postgres-exporter shellcheck ${EXTRA_PACKAGES:-}" bash test/setup.sh
+EXTRA_PACKAGES="prometheus-postgres-exporter prometheus shellcheck ${EXTRA_PACKAGES:-}" bash test/setup.sh
 # PgBouncer and the real clients of test/t/07x_*.pl (never fails: those
 # tests skip, saying so, what could not be installed)
 bash test/clients/install.sh
