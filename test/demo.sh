@@ -5,19 +5,27 @@
 # pool of 20 connections and starves, yet every query is fast.  The cause
 # is one endpoint, POST /slack/modal, that opens a transaction it does not
 # need and calls another service (Slack) while holding it.
-# pg_stat_statements ranks the busy but innocent endpoints first;
-# pg_stat_transactions ranks the culprit first.
+#
+# Act 1, with request tags: pg_stat_statements ranks the busy but innocent
+# endpoints first; pg_stat_transactions ranks the culprit's tag first.
+# Act 2, the same workload with no tags at all (as the team in the incident
+# had): pg_stat_transactions can only say "api"; the transaction
+# fingerprints, joined to pg_stat_statements, name the culprit by its
+# statements and show that its idle time follows its SELECT, where the
+# client calls Slack.
 #
 # Run as root on Debian 12:  bash test/demo.sh
 # It runs test/setup.sh (packages, build, install), creates a cluster in a
 # temporary directory as the user "postgres", runs the endpoints of
 # test/demo/endpoints as concurrent pgbench clients, prints the report, and
 # removes the cluster.  It exits non-zero if anything fails, including the
-# culprit not coming out first.
+# culprit not coming out first (by tag in act 1, by fingerprint in act 2)
+# or its idle time in act 2 not following its SELECT.
 #
 # Environment:
-#   DEMO_SECONDS=30           duration of the workload
+#   DEMO_SECONDS=30           duration of the workload of act 1
 #   DEMO_WATCHDOG_SECONDS=6   duration of the watchdog step (when available)
+#   DEMO_ACT2_SECONDS=15      duration of the workload of act 2
 #   DEMO_CHART=1              0: no SVG chart (and no gnuplot-nox install)
 #   DEMO_OUTPUT_DIR=/tmp      where the SVG chart is written
 set -euo pipefail
@@ -25,6 +33,7 @@ cd "$(dirname "$0")/.."
 
 duration=${DEMO_SECONDS:-30}
 watchdog_duration=${DEMO_WATCHDOG_SECONDS:-6}
+act2_duration=${DEMO_ACT2_SECONDS:-15}
 chart=${DEMO_CHART:-1}
 out_dir=${DEMO_OUTPUT_DIR:-/tmp}
 run_user=postgres
@@ -102,14 +111,15 @@ psql_ -f "$work/demo/schema.sql"
 value "SELECT pg_stat_statements_reset(), pg_stat_transactions_reset()" >/dev/null
 
 # Start every endpoint of test/demo/endpoints as its own pgbench, as
-# application_name "api", for $1 seconds, in the background.
+# application_name "api", for $1 seconds, in the background; the scripts
+# are read from the directory $2 (default: the demo's own, with tags).
 start_workload() {
-	local secs=$1 clients script _tag
+	local secs=$1 dir=${2:-$work/demo} clients script _tag
 	pgbench_pids=""
 	while read -r clients script _tag; do
 		case "$clients" in '#'* | '') continue ;; esac
 		as_pg env PGAPPNAME=api "$bindir/pgbench" -h "$work" -p "$port" \
-			-U "$run_user" -n -T "$secs" -c "$clients" -j 1 -f "$work/demo/$script" \
+			-U "$run_user" -n -T "$secs" -c "$clients" -j 1 -f "$dir/$script" \
 			postgres > "$work/pgbench-$script.log" 2>&1 &
 		pgbench_pids="$pgbench_pids $!"
 	done < "$work/demo/endpoints"
@@ -128,7 +138,7 @@ wait_workload() {
 }
 
 pool=$(awk '!/^#/ && NF { n += $1 } END { print n }' "$work/demo/endpoints")
-say "replaying the incident for $duration s: $pool pooled connections of application 'api'"
+say "act 1: replaying the incident for $duration s: $pool pooled connections of application 'api'"
 awk '!/^#/ && NF { n = $1; $1 = $2 = ""; sub(/^ +/, ""); printf "   %2d connections serving %s\n", n, $0 }' \
 	"$work/demo/endpoints"
 start_workload "$duration"
@@ -295,5 +305,148 @@ EOF
 		{ grep -F "$culprit" "$work/server.log" | grep -v 'STATEMENT:' | head -n 2 | cut -c 1-220; } || true
 	fi
 fi
+
+# Act 2: the same incident as it happened, with no tags at all.
+if [ "$(value "SELECT to_regclass('pg_stat_transactions_fingerprints') IS NOT NULL")" != t ]; then
+	echo "demo.sh: act 2 needs the view pg_stat_transactions_fingerprints (extension 1.1)" >&2
+	exit 1
+fi
+# The endpoints' scripts without their tags: no SET of the tag, no tag in
+# comments (comment lines dropped too).
+untagged="$work/demo-untagged"
+mkdir "$untagged"
+for f in "$work"/demo/*.sql; do
+	sed -e '/^--/d' -e '/postgres_extension\.tag/d' -e 's| */\* *tag=[^*]*\*/||g' "$f" \
+		> "$untagged/${f##*/}"
+done
+chown -R "$run_user" "$untagged"
+if grep -l -e 'postgres_extension\.tag' -e 'tag=' "$untagged"/*.sql; then
+	echo "demo.sh: act 2: tags left in the scripts above" >&2
+	exit 1
+fi
+say "act 2: the same workload for $act2_duration s, with no tags at all"
+echo "   This is the incident as it happened: every connection is application 'api',"
+echo "   no request sets a tag or comments its statements.  The watchdog is back to"
+echo "   its defaults, and the statistics of both extensions are reset."
+psql_ -A -t >/dev/null <<'EOF'
+ALTER SYSTEM RESET postgres_extension.timeout_rules;
+ALTER SYSTEM RESET postgres_extension.timeout_action;
+SELECT pg_reload_conf();
+SELECT pg_stat_statements_reset(), pg_stat_transactions_reset();
+EOF
+start_workload "$act2_duration" "$untagged"
+sleep $(( act2_duration / 2 ))
+say "act 2, halfway: pg_stat_transactions_activity, by the statement each open transaction ran last"
+psql_ <<'EOF'
+SELECT a.state, a.steps AS "after step",
+       left(regexp_replace(coalesce(s.query, '?'), '\s+', ' ', 'g'), 60) AS "latest statement",
+       count(*) AS sessions
+  FROM pg_stat_transactions_activity a
+  LEFT JOIN pg_stat_statements s
+         ON s.queryid = a.queryid AND s.userid = a.usesysid AND s.dbid = a.datid
+        AND s.toplevel
+ WHERE a.application_name = 'api'
+ GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2, 3;
+EOF
+wait_workload
+
+say "act 2: pg_stat_transactions: all it can say is 'api'"
+psql_ -v secs="$act2_duration" <<'EOF'
+SELECT application_name, tag, xacts,
+       round(total_hold_time / 1000)::bigint AS "held s",
+       round((total_hold_time / 1000 / :secs)::numeric, 1) AS "avg conns held",
+       round((100 * total_idle_time / nullif(total_hold_time, 0))::numeric, 1) AS "% idle"
+  FROM pg_stat_transactions WHERE application_name = 'api';
+EOF
+echo "   'api' holds the connections, mostly idle in transaction: which of its"
+echo "   transactions, and idle after which statement?"
+
+# The fingerprints of 'api', ranked by hold time, each with its statements'
+# texts in order (pg_stat_statements, by query id) and its idle time after
+# each step.  Used by the tables and the verdict below.
+fingerprints_sql="
+CREATE TEMP VIEW api_fingerprints AS
+SELECT f.rank, f.fingerprint, f.xacts, f.explicit_xacts, f.total_hold_time,
+       f.total_idle_time, f.idle_before_first_time,
+       q.step, q.idle_after, regexp_replace(coalesce(s.query, '?'), '\s+', ' ', 'g') AS query,
+       CASE WHEN length(s.query) > 44 THEN left(regexp_replace(s.query, '\s+', ' ', 'g'), 41) || '...'
+            ELSE coalesce(s.query, '?') END AS short
+  FROM (SELECT *, rank() OVER (ORDER BY total_hold_time DESC) AS rank
+          FROM pg_stat_transactions_fingerprints WHERE application_name = 'api') f
+ CROSS JOIN unnest(f.queryids, f.idle_after_times) WITH ORDINALITY AS q(queryid, idle_after, step)
+  LEFT JOIN pg_stat_statements s
+         ON s.queryid = q.queryid AND s.dbid = f.dbid AND s.userid = f.userid AND s.toplevel;"
+
+say "act 2: pg_stat_transactions_fingerprints joined to pg_stat_statements, top 5 by hold time"
+psql_ -v secs="$act2_duration" <<EOF
+$fingerprints_sql
+SELECT rank AS "#", xacts, round(total_hold_time / 1000)::bigint AS "held s",
+       round((100 * total_hold_time / sum(total_hold_time) OVER ())::numeric, 1) AS "% of conn. time",
+       round((total_hold_time / 1000 / :secs)::numeric, 1) AS "avg conns held",
+       round((100 * total_idle_time / nullif(total_hold_time, 0))::numeric, 1) AS "% idle",
+       statements
+  FROM (SELECT rank, xacts, total_hold_time, total_idle_time,
+               string_agg(short, ' ; ' ORDER BY step) AS statements
+          FROM api_fingerprints GROUP BY 1, 2, 3, 4) f
+ ORDER BY rank, statements LIMIT 5;
+EOF
+
+say "act 2: the first fingerprint, step by step: where the application sits idle"
+psql_ <<EOF
+$fingerprints_sql
+SELECT step, statement,
+       round((idle / 1000)::numeric, 1) AS "idle after, s",
+       round((idle / xacts)::numeric, 1) AS "idle after, ms per xact"
+  FROM (SELECT 0::bigint AS step, 'BEGIN' AS statement, idle_before_first_time AS idle, xacts
+          FROM api_fingerprints WHERE rank = 1 AND step = 1 AND explicit_xacts = xacts
+        UNION ALL
+        SELECT step, left(query, 72), idle_after, xacts
+          FROM api_fingerprints WHERE rank = 1) s
+ ORDER BY step;
+EOF
+
+# The verdict of act 2, checked: the first fingerprint by hold time must be
+# the culprit's transaction, its SELECT then its INSERT, and its idle time
+# must follow the SELECT (the client's call to Slack).
+verdict=$(psql_ -A -t -F '|' <<EOF
+$fingerprints_sql
+SELECT (SELECT string_agg(query, ' ; ' ORDER BY step) FROM api_fingerprints WHERE rank = 1),
+       (SELECT count(DISTINCT fingerprint) FROM api_fingerprints WHERE rank = 1),
+       (SELECT step FROM api_fingerprints WHERE rank = 1 ORDER BY idle_after DESC, step LIMIT 1),
+       (SELECT query FROM api_fingerprints WHERE rank = 1 ORDER BY idle_after DESC, step LIMIT 1);
+EOF
+)
+IFS='|' read -r top_statements top_count idle_step idle_statement <<< "$verdict"
+if [ "$top_count" != 1 ] ||
+	! [[ $top_statements =~ ^SELECT\ [^\;]*u\.email[^\;]*\ \;\ INSERT\ INTO\ slack_modals[^\;]*$ ]]; then
+	echo "demo.sh: act 2: the first fingerprint by hold time is not $culprit's transaction" \
+		"(its SELECT, then its INSERT INTO slack_modals): it is '$top_statements'" \
+		"($top_count fingerprint(s) first)" >&2
+	exit 1
+fi
+if [ "$idle_step" != 1 ] || ! [[ $idle_statement =~ ^SELECT ]]; then
+	echo "demo.sh: act 2: the culprit's largest idle time follows its step $idle_step" \
+		"('$idle_statement'), not its SELECT (step 1)" >&2
+	exit 1
+fi
+say "act 2: verdict"
+psql_ -A -t -v secs="$act2_duration" -v pool="$pool" <<EOF
+$fingerprints_sql
+SELECT format('   The transaction %s'
+              || E'\n   held %s%% of api''s connection time (%s of %s connections on average), %s%% of it idle.'
+              || E'\n   After its step %s, its %s, the application kept it idle %s ms per transaction'
+              || E'\n   (%s%% of its idle time): the call to Slack.  Found without a single tag.',
+              string_agg(short, ' ; ' ORDER BY step),
+              round(100 * min(total_hold_time) / (SELECT sum(total_hold_time)
+                                                 FROM pg_stat_transactions_fingerprints
+                                                WHERE application_name = 'api')),
+              round((min(total_hold_time) / 1000 / :secs)::numeric, 1), :pool,
+              round((100 * min(total_idle_time) / min(total_hold_time))::numeric, 1),
+              (array_agg(step ORDER BY idle_after DESC, step))[1],
+              (array_agg(split_part(query, ' ', 1) ORDER BY idle_after DESC, step))[1],
+              round(max(idle_after / xacts)::numeric, 1),
+              round((100 * max(idle_after) / nullif(min(total_idle_time), 0))::numeric, 1))
+  FROM api_fingerprints WHERE rank = 1;
+EOF
 
 say "done; the server and $work are removed"

@@ -32,7 +32,7 @@ pg15_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 run_user=${RUN_USER:-postgres}
 
 PG_MAJOR=15 PG_CONFIG=$pg15_config SETUP_BUILD=0 \
-	EXTRA_PACKAGES="prometheus-postgres-exporter shellcheck ${EXTRA_PACKAGES:-}" \
+	EXTRA_PACKAGES="prometheus-postgres-exporter prometheus shellcheck ${EXTRA_PACKAGES:-}" \
 	bash test/setup.sh
 # PgBouncer and the real clients of test/t/07x_*.pl (never fails: those
 # tests skip, saying so, what could not be installed)
