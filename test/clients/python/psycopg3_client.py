@@ -205,13 +205,15 @@ expect_error(errors.UndefinedColumn, broken_block)
 x.rollback()
 conn.close()
 
-# A session whose first statement fails in parse analysis: today that
-# transaction is not counted at all (later ones are, under '').
+# A session whose first statement fails in parse analysis: its tag is read
+# from the text the core's activity statistics keep, which an extension can
+# read from PostgreSQL 14 on; before, that rollback counts under ''.
 p4f = led.section(args.app + ':p4first')
 conn = connect(p4f.app)
+first_tag = 'broken' if conn.info.server_version >= 140000 else ''
 expect_error(errors.UndefinedTable, lambda: conn.execute(
     "SELECT * FROM no_such_table /*tag='broken'*/"))
-p4f.autocommit('broken', statements=0, committed=False)
+p4f.autocommit(first_tag, statements=0, committed=False)
 conn.close()
 
 #### long tags by SET LOCAL are accepted and distinct ####
