@@ -11,9 +11,13 @@
 # set to a string of a different length (0, 4, ..., 4(L-1) bytes) in every
 # configuration, base included: a setting that only shifts the heap.  It
 # prints, per workload and configuration, the minimum, median and maximum
-# of the instructions per transaction over base, the ratio of the median,
+# of the instructions per transaction over base (for base itself: its own
+# instructions per transaction), the ratio of the median,
 # and callgrind.sh's check column of the first layout; a failed run or
-# check fails the script (exit 1).
+# check fails the script (exit 1).  With pgss and both among the
+# configurations, a last row per workload, config "both-p", gives the same
+# for both minus pgss, layout by layout (what the extension adds to
+# pg_stat_statements), and its ratio to pgss's median.
 #
 # Usage: test/bench/layouts.sh [-l L] [-n N] [-w LIST] [-c LIST] [-j JOBS]
 #                               [-g 'GUC=V ...']
@@ -88,10 +92,33 @@ awk '!seen[$2 " " $3]++ { print $2, $3 }' "$rows" | while read -r w c; do
 	base=$(awk -v w="$w" '$2 == w && $3 == "base" { print $5 }' "$rows" | median)
 	check=$(printf '%s\n' "$checks" | awk -v w="$w" -v c="$c" '$1 == w && $2 == c {
 		$1 = $2 = ""; sub(/^ +/, ""); print; exit }')
+	if [ "$c" = base ]; then
+		# its own instructions per transaction, not +0.0
+		abs=$(awk -v w="$w" '$2 == w && $3 == "base" { print $5 }' "$rows" | sort -g)
+		awk -v w="$w" -v lo="$(printf '%s\n' "$abs" | head -1)" -v m="$base" \
+			-v hi="$(printf '%s\n' "$abs" | tail -1)" -v k="$check" \
+			'BEGIN { printf "%-8s %-6s %10.1f %10.1f %10.1f %8.4f  %s\n", w, "base", lo, m, hi, 1, k }'
+		continue
+	fi
 	awk -v w="$w" -v c="$c" -v lo="$(printf '%s\n' "$plus" | head -1)" \
 		-v m="$med" -v hi="$(printf '%s\n' "$plus" | tail -1)" -v b="$base" \
 		-v k="$check" \
 		'BEGIN { printf "%-8s %-6s %+10.1f %+10.1f %+10.1f %8.4f  %s\n", w, c, lo, m, hi, (b + m) / b, k }'
 done
+# with pg_stat_statements and both: what ours adds to pg_stat_statements,
+# per layout (both - pgss of the same layout), and its share of pgss
+if [[ ,$configs, == *,pgss,* ]] && [[ ,$configs, == *,both,* ]]; then
+	awk '!seen[$2]++ { print $2 }' "$rows" | while read -r w; do
+		over=$(awk -v w="$w" '$2 == w && $3 == "pgss" { p[$1] = $4 }
+			$2 == w && $3 == "both" { b[$1] = $4 }
+			END { for (l in b) if (l in p) print b[l] - p[l] }' "$rows" | sort -g)
+		[ -n "$over" ] || continue
+		pgss=$(awk -v w="$w" '$2 == w && $3 == "pgss" { print $4 + $5 }' "$rows" | median)
+		awk -v w="$w" -v lo="$(printf '%s\n' "$over" | head -1)" \
+			-v m="$(printf '%s\n' "$over" | median)" \
+			-v hi="$(printf '%s\n' "$over" | tail -1)" -v p="$pgss" \
+			'BEGIN { printf "%-8s %-6s %+10.1f %+10.1f %+10.1f %8.4f  both over pgss\n", w, "both-p", lo, m, hi, (p + m) / p }'
+	done
+fi
 [ $status = 0 ] || echo "layouts.sh: a callgrind.sh run failed or a tracked check did not pass" >&2
 exit $status
