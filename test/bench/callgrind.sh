@@ -22,18 +22,44 @@
 # valgrind) ends with
 #   SELECT sum(xacts) FROM pg_stat_transactions   (configs with ours: = N;
 #                                                   with evictions, 1..N)
+#   SELECT count(*) FROM pg_stat_transactions_fingerprints
+#                                                  (configs with ours)
 #   SHOW compute_query_id                          (must stay 'auto')
 #   EXPLAIN (VERBOSE) SELECT 1                     ("Query Identifier" only
-#                                                   when pg_stat_statements
-#                                                   is loaded)
-# and the "check" column reports it.  Exit status 1 if a check fails.
+#                                                   when query ids are
+#                                                   computed; see below)
+# and the "check" column reports it.  Query ids must be computed when
+# pg_stat_statements is loaded, and when ours is loaded with
+# postgres_extension.fingerprints=on among the -g settings (it then asks
+# the core for them, EnableQueryId()); in every other case they must not
+# be.  Fingerprints must be recorded when ours is loaded, query ids are
+# computed and -g does not set postgres_extension.fingerprints=off: then
+# the fingerprints counted are the workload's distinct fingerprints (1 for
+# every workload but f10k, min(N, 10,000) for it), or 1 to that many when
+# some were evicted (fingerprint_dealloc > 0), and the column says
+# "fingerprints F" (with ", fp dealloc D" after evictions); otherwise none
+# must be recorded, and the column says nothing of them.  Exit status 1 if
+# a check fails.
 #
 # Usage: test/bench/callgrind.sh [-n N] [-w a,b] [-c base,pgss,ours,both]
 #                                [-j JOBS] [-d DIR] [-k] [-L LIB] [-g 'GUC=V ...']
 #   -n N     transactions per workload (default 3000)
 #   -w LIST  workloads (default a,b); also "c1" / "c10k": autocommit SELECT
 #            by primary key tagged by a comment /*tag='tK'*/, one tag for all
-#            (c1) or tag K = i mod 10000 (c10k) (see scale.sh)
+#            (c1) or tag K = i mod 10000 (c10k) (see scale.sh); and "f1" /
+#            "f10k": BEGIN; SELECT v FROM fpII WHERE id = ...; SELECT v
+#            FROM fpJJ WHERE id = ...; COMMIT; over 100 tables fp00..fp99
+#            (1,000 rows each, created in the template only when an f
+#            workload is asked for), so that the two statements come from 100
+#            shapes of distinct query ids (an alias would not do: the query
+#            id ignores it; nor would 100 columns of one table: resolving a
+#            column name compares it with every column's, and those string
+#            comparisons cost hundreds of instructions more or less from one
+#            memory layout to another); f1 always takes the same pair
+#            (II, JJ) = (00, 01), f10k takes II = i / 100 mod 100 and
+#            JJ = i mod 100 for transaction i: 10,000 distinct ordered pairs,
+#            so 10,000 distinct transaction fingerprints (a pair II = JJ is
+#            one step, by the loop rule, and still a fingerprint of its own)
 #   -c LIST  configurations (default base,pgss,ours,both)
 #   -j JOBS  valgrind runs in parallel (default: number of CPUs)
 #   -d DIR   scratch directory (default: a new /tmp/pgxt-callgrind.XXXXXX);
@@ -125,7 +151,20 @@ gen_workload() {
 				print "SELECT abalance FROM accounts WHERE aid = " aid " /*tag='\''t1'\''*/;"
 			else if (w == "c10k")
 				print "SELECT abalance FROM accounts WHERE aid = " aid " /*tag='\''t" (i % 10000) "'\''*/;"
-			else
+			else if (w == "f1" || w == "f10k") {
+				id = (i * 7919) % 1000 + 1
+				if (w == "f1") {
+					s1 = 0
+					s2 = 1
+				} else {
+					s1 = int(i / 100) % 100
+					s2 = i % 100
+				}
+				print "BEGIN;"
+				printf "SELECT v FROM fp%02d WHERE id = %d;\n", s1, id
+				printf "SELECT v FROM fp%02d WHERE id = %d;\n", s2, id
+				print "COMMIT;"
+			} else
 				exit 2
 		}
 	}'
@@ -156,13 +195,27 @@ fresh_copy() {	# TEMPLATE RUNDIR: RUNDIR/d becomes a copy of TEMPLATE
 # --- the template cluster: a 100,000-row table, the extension's views
 "${as_pg[@]}" "$bindir/initdb" -D "$work/tmpl" -A trust --no-sync -E UTF8 \
 	--locale=C > "$work/initdb.log" 2>&1
-cat > "$work/setup.sql" <<'EOF'
+{
+	cat <<'EOF'
 CREATE TABLE accounts (aid int PRIMARY KEY, abalance int NOT NULL, filler char(84) NOT NULL DEFAULT '')
 INSERT INTO accounts (aid, abalance) SELECT g, 0 FROM generate_series(1, 100000) g
+EOF
+	# the f workloads' tables, only for them: the other workloads keep the
+	# catalog they were always measured with
+	if [[ ,$workloads, == *,f* ]]; then
+		awk 'BEGIN {
+			for (t = 0; t < 100; t++) {
+				printf "CREATE TABLE fp%02d (id int PRIMARY KEY, v int NOT NULL)\n", t
+				printf "INSERT INTO fp%02d SELECT g, g FROM generate_series(1, 1000) g\n", t
+			}
+		}'
+	fi
+	cat <<'EOF'
 CREATE EXTENSION postgres_extension
 VACUUM (FREEZE, ANALYZE)
 CHECKPOINT
 EOF
+} > "$work/setup.sql"
 "${as_pg[@]}" "$postgres" --single -D "$work/tmpl" postgres \
 	< "$work/setup.sql" > "$work/setup.log" 2>&1 ||
 	{ cat "$work/setup.log" >&2; exit 2; }
@@ -201,7 +254,9 @@ for w in "${wl[@]}"; do
 		{
 			cat "$work/$w.sql"
 			if has_ours "$c"; then
-				echo "SELECT coalesce(sum(xacts), 0)::int8 AS tracked, count(*) AS keys, (SELECT dealloc FROM pg_stat_transactions_info) AS dealloc FROM pg_stat_transactions"
+				# one statement: a second one would find the first's
+				# own transaction, and its fingerprint, counted
+				echo "SELECT coalesce(sum(xacts), 0)::int8 AS tracked, count(*) AS keys, (SELECT dealloc FROM pg_stat_transactions_info) AS dealloc, (SELECT count(*) FROM pg_stat_transactions_fingerprints) AS fps, (SELECT fingerprint_dealloc FROM pg_stat_transactions_info) AS fpdealloc FROM pg_stat_transactions"
 			fi
 			echo "SHOW compute_query_id"
 			echo "EXPLAIN (VERBOSE, COSTS OFF) SELECT 1"
@@ -250,6 +305,11 @@ done
 # --- the table
 echo "# callgrind: $nxacts transactions per workload, $(basename "$postgres") $("$postgres" --version | sed 's/^[^0-9]*\([0-9][0-9.]*\).*/\1/'), ours = $lib${gucs:+, $gucs}"
 printf '%-8s %-6s %12s %12s %8s  %s\n' workload config instr/xact +instr/xact ratio check
+# postgres_extension.fingerprints as set by -g (the last one wins)
+fp_guc=auto
+for g in $gucs; do
+	case $g in postgres_extension.fingerprints=*) fp_guc=${g#*=} ;; esac
+done
 status=0
 for w in "${wl[@]}"; do
 	basex=
@@ -264,7 +324,9 @@ for w in "${wl[@]}"; do
 		if has_ours "$c"; then
 			tracked=$(sed -n 's/.*tracked = "\([0-9]*\)".*/\1/p' "$out")
 			keys=$(sed -n 's/.*keys = "\([0-9]*\)".*/\1/p' "$out")
-			dealloc=$(sed -n 's/.*dealloc = "\([0-9]*\)".*/\1/p' "$out")
+			dealloc=$(sed -n 's/.*[ :]dealloc = "\([0-9]*\)".*/\1/p' "$out")
+			fps=$(sed -n 's/.*fps = "\([0-9]*\)".*/\1/p' "$out")
+			fpdealloc=$(sed -n 's/.*fpdealloc = "\([0-9]*\)".*/\1/p' "$out")
 			if [ "$lib" != postgres_extension ]; then
 				check="tracked: not checked (-L)"
 			elif [ "${dealloc:-0}" = 0 ] && [ "$tracked" = "$nxacts" ]; then
@@ -280,11 +342,31 @@ for w in "${wl[@]}"; do
 		fi
 		qmode=$(sed -n 's/.*compute_query_id = "\([a-z]*\)".*/\1/p' "$out")
 		if grep -q 'Query Identifier' "$out"; then qid=on; else qid=off; fi
-		check="${check:+$check, }compute_query_id=${qmode:-?}, queryid $qid"
+		want_qid=off
 		case $c in
-			pgss|both) [ "$qid" = on ] || ok=0 ;;
-			*) [ "$qid" = off ] || ok=0 ;;
+			pgss|both) want_qid=on ;;
+			ours) [ "$fp_guc" != on ] || want_qid=on ;;
 		esac
+		if has_ours "$c" && [ "$lib" = postgres_extension ]; then
+			# fingerprints: recorded exactly when query ids are
+			# computed and the setting is not off
+			want_fps=0
+			if [ "$want_qid" = on ] && [ "$fp_guc" != off ]; then
+				want_fps=1
+				[ "$w" != f10k ] || want_fps=$((nxacts < 10000 ? nxacts : 10000))
+			fi
+			if [ "${fpdealloc:-0}" = 0 ] && [ "${fps:-x}" = "$want_fps" ]; then
+				[ "$want_fps" = 0 ] || check="$check, fingerprints $fps"
+			elif [ "${fpdealloc:-0}" != 0 ] && [ "$want_fps" != 0 ] &&
+				[ "${fps:-0}" -gt 0 ] && [ "$fps" -le "$want_fps" ]; then
+				check="$check, fingerprints $fps, fp dealloc $fpdealloc"
+			else
+				check="$check, fingerprints ${fps:-error} (fp dealloc ${fpdealloc:-?}), want $want_fps"
+				ok=0
+			fi
+		fi
+		check="${check:+$check, }compute_query_id=${qmode:-?}, queryid $qid"
+		[ "$qid" = "$want_qid" ] || ok=0
 		[ "$qmode" = auto ] || ok=0
 		[ $ok = 1 ] || { check="$check  CHECK FAILED"; status=1; }
 		if [ -n "$basex" ]; then
