@@ -123,6 +123,13 @@ SELECT 1 / (id - id) FROM acct WHERE id = 1;
 \if :ERROR \set rolled_back :rolled_back x \endif
 SELECT 1;
 
+-- a ROLLBACK AND CHAIN refused as a statement (in an implicit block)
+-- chains nothing: the next transaction is not explicit
+SET application_name = 't_chain_refused';
+SELECT 1 \; ROLLBACK AND CHAIN;
+\if :ERROR \set rolled_back :rolled_back x \endif
+SELECT 1;
+
 SET application_name = 'reader';
 SELECT * FROM counts;
 

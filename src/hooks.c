@@ -102,26 +102,27 @@
 typedef struct LocalXact
 {
 	PgxtSlotState state;		/* see the file header */
-	bool		top_aborted;	/* failed block: only its ROLLBACK ends it */
-	bool		explicit_block; /* started by BEGIN or a chained COMMIT */
-	bool		end_requested;	/* COMMIT, ROLLBACK or PREPARE seen */
-	bool		readonly;		/* no xid, noted when it failed */
 	bool		housekeeping;	/* autocommit, and only SET, RESET, DISCARD,
 								 * SHOW or DEALLOCATE so far (at least one) */
 	TimestampTz start;
 	TimestampTz span_start;		/* start of the running span (ACTIVE) */
 	TimestampTz last_mark;		/* end of the last span, or the start */
+	Oid			userid;
+	/* from here to steps: zero when a transaction opens (xact_open) */
+	bool		top_aborted;	/* failed block: only its ROLLBACK ends it */
+	bool		explicit_block; /* started by BEGIN or a chained COMMIT */
+	bool		end_requested;	/* COMMIT, ROLLBACK or PREPARE returned */
+	bool		readonly;		/* no xid, noted when it failed */
+	bool		steps_truncated;	/* more steps than kept */
+	bool		any_idle;		/* some idle gap since it opened */
+	int			nsteps;
 	int64		active_us;
 	int64		max_idle_us;
 	int64		statements;
 	uint64		queryid;		/* of the latest statement */
-	Oid			userid;
-	/* its fingerprint so far (fingerprints.c) */
-	uint64		fingerprint;
-	int			nsteps;
-	bool		steps_truncated;
-	bool		any_idle;		/* some idle gap since it opened */
+	uint64		fingerprint;	/* of its steps so far (fingerprints.c) */
 	int64		first_gap_us;	/* idle before its first step */
+	/* end of the zeroed fields */
 	PgxtStep	steps[PGXT_FP_STEPS];
 	char		appname[NAMEDATALEN];
 	char		tag[PGXT_TAG_LEN];
@@ -508,26 +509,13 @@ xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 		return;
 	}
 
-	xact.top_aborted = false;
-	xact.explicit_block = false;
-	xact.end_requested = false;
-	xact.readonly = false;
+	/* one memset: the fields from top_aborted to steps */
+	memset(&xact.top_aborted, 0,
+		   offsetof(LocalXact, steps) - offsetof(LocalXact, top_aborted));
 	xact.housekeeping = true;
 	xact.start = start;
 	xact.span_start = start;
 	xact.last_mark = start;
-	xact.active_us = 0;
-	xact.max_idle_us = 0;
-	xact.statements = 0;
-	xact.queryid = 0;
-	if (fingerprinting)
-	{
-		xact.fingerprint = 0;
-		xact.nsteps = 0;
-		xact.steps_truncated = false;
-		xact.any_idle = false;
-		xact.first_gap_us = 0;
-	}
 	if (unlikely(explicit_lxid != InvalidLocalTransactionId))
 	{
 		xact.explicit_block = explicit_lxid == pgxt_my_lxid();
@@ -668,7 +656,7 @@ key_refresh(void)
 static pg_attribute_always_inline void
 xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 {
-	PgxtXactEnd x;
+	static PgxtXactEnd x;		/* static: no stack canary on this path */
 	bool		housekeeping;
 	bool		added = false;
 	bool		flush_due = false;
@@ -1218,13 +1206,20 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 		case TRANS_STMT_COMMIT:
 		case TRANS_STMT_ROLLBACK:
 		case TRANS_STMT_PREPARE:
+			if (xact.state != PGXT_STATE_NONE && xact.state != PGXT_STATE_ACTIVE)
+				xact_move(PGXT_STATE_ACTIVE, GetCurrentStatementStartTimestamp(),
+						  true);
+
+			/*
+			 * The statement only marks the block: the transaction ends when
+			 * the statement has returned (finish_xact_command), so what
+			 * follows it is recorded only once it returns.  If it fails, the
+			 * block is failed like after any other statement, and no chain
+			 * starts.
+			 */
+			run_utility(PGXT_PROCESSUTILITY_ARGS);
 			if (xact.state != PGXT_STATE_NONE)
-			{
 				xact.end_requested = true;
-				if (xact.state != PGXT_STATE_ACTIVE)
-					xact_move(PGXT_STATE_ACTIVE, GetCurrentStatementStartTimestamp(),
-							  true);
-			}
 			if (stmt->chain)
 			{
 				/* the chained transaction starts right after this one */
@@ -1233,19 +1228,6 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 					explicit_lxid++;
 				explicit_by_commit_chain = stmt->kind == TRANS_STMT_COMMIT;
 			}
-			PG_TRY();
-			{
-				run_utility(PGXT_PROCESSUTILITY_ARGS);
-			}
-			PG_CATCH();
-			{
-				if (xact.state != PGXT_STATE_NONE)
-					xact.end_requested = false;
-				explicit_lxid = InvalidLocalTransactionId;
-				explicit_by_commit_chain = false;
-				PG_RE_THROW();
-			}
-			PG_END_TRY();
 			/* a failed block ends here, with no callback */
 			if (xact.state != PGXT_STATE_NONE && xact.top_aborted)
 				xact_finish(false, GetCurrentTimestamp(), true);

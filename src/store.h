@@ -157,8 +157,8 @@ typedef struct PgxtSums
  * list, its keys or its groups are full: a reader holding the lock delays
  * no commit until then.
  */
-#define PGXT_PENDING_MAX		64
-#define PGXT_PENDING_FLUSH		48
+#define PGXT_PENDING_MAX		128
+#define PGXT_PENDING_FLUSH		96
 #define PGXT_PENDING_KEYS		8
 #define PGXT_PENDING_GROUPS		8
 
