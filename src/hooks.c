@@ -656,7 +656,7 @@ key_refresh(void)
 static pg_attribute_always_inline void
 xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 {
-	static PgxtXactEnd x;		/* static: no stack canary on this path */
+	PgxtXactEnd x;				/* never escapes: kept in registers */
 	bool		housekeeping;
 	bool		added = false;
 	bool		flush_due = false;
@@ -731,7 +731,7 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 		if (housekeeping)
 			pgxt_store_count_housekeeping();
 		else
-			pgxt_store_add_waiting(my_slot, &owner, &xact_key, &x);
+			pgxt_store_add_waiting(my_slot, &owner, &xact_key, x);
 	}
 	else if (unlikely(flush_due))
 		(void) pgxt_store_flush(my_slot, &owner, false);

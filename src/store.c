@@ -674,8 +674,9 @@ pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
  */
 int
 pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
-					  const PgxtXactEnd *x)
+					  PgxtXactEnd xv)
 {
+	const PgxtXactEnd *x = &xv;
 	PgxtPendingGroup *group;
 	int			g;
 
@@ -714,27 +715,6 @@ pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
 }
 
 /*
- * Add the idle times of x's steps (and before its first) to group's.
- * Caller holds the slot's spinlock.
- */
-void
-pgxt_group_add_idle(PgxtPendingGroup *group, const PgxtXactEnd *x)
-{
-	int			i;
-
-	if (group->fingerprint == 0)
-		return;
-	if (!group->idle)
-	{
-		memset(group->idle_after_us, 0, sizeof(group->idle_after_us));
-		group->idle = true;
-	}
-	group->first_gap_us += x->first_gap_us;
-	for (i = 0; i < x->nsteps && i < group->nsteps; i++)
-		group->idle_after_us[i] += x->steps[i].idle_us;
-}
-
-/*
  * Add x, of key, to the owner's slot when the hot path found no room (the
  * list, its keys or its groups full): fold the list first, waiting for the
  * lock only if it is taken.  Takes pgxt_shared->lock, then the slot's
@@ -742,12 +722,12 @@ pgxt_group_add_idle(PgxtPendingGroup *group, const PgxtXactEnd *x)
  */
 void
 pgxt_store_add_waiting(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
-					   const PgxtXactEnd *x)
+					   PgxtXactEnd x)
 {
 	if (!pgxt_store_flush(slot, owner, false))
 		(void) pgxt_store_flush(slot, owner, true);
 	SpinLockAcquire(&slot->mutex);
-	(void) pgxt_slot_add_xact(slot, owner, key, x);
+	(void) pgxt_slot_add_xact(slot, owner, key, &x);
 	SpinLockRelease(&slot->mutex);
 }
 

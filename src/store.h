@@ -345,10 +345,9 @@ extern PgxtSlot *pgxt_store_slot(int index);
 extern int	pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner,
 								const PgxtKey *key);
 extern int	pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner,
-								  int key_index, const PgxtXactEnd *x);
-extern void pgxt_group_add_idle(PgxtPendingGroup *group, const PgxtXactEnd *x);
+								  int key_index, PgxtXactEnd x);
 extern void pgxt_store_add_waiting(PgxtSlot *slot, PgxtOwner *owner,
-								   const PgxtKey *key, const PgxtXactEnd *x);
+								   const PgxtKey *key, PgxtXactEnd x);
 extern void pgxt_store_count_housekeeping(void);
 extern bool pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait);
 extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
@@ -393,6 +392,27 @@ pgxt_hist_bucket(int64 us)
 }
 
 /*
+ * Add the idle times of x's steps (and before its first) to group's.
+ * Caller holds the slot's spinlock.
+ */
+static inline void
+pgxt_group_add_idle(PgxtPendingGroup *group, const PgxtXactEnd *x)
+{
+	int			i;
+
+	if (group->fingerprint == 0)
+		return;
+	if (!group->idle)
+	{
+		memset(group->idle_after_us, 0, sizeof(group->idle_after_us));
+		group->idle = true;
+	}
+	group->first_gap_us += x->first_gap_us;
+	for (i = 0; i < x->nsteps && i < group->nsteps; i++)
+		group->idle_after_us[i] += x->steps[i].idle_us;
+}
+
+/*
  * Add the finished transaction x, of key, to the owner's slot: to the sums
  * of its group, its histogram bucket to the list.  Returns false, adding
  * nothing, when the list, its keys or its groups are full (then
@@ -420,7 +440,7 @@ pgxt_slot_add_xact(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
 			if (k < 0)
 				return false;
 		}
-		g = pgxt_slot_group_index(slot, owner, k, x);
+		g = pgxt_slot_group_index(slot, owner, k, *x);
 		if (g < 0)
 			return false;
 	}

@@ -168,6 +168,24 @@ ms_datum(double us)
 }
 
 /*
+ * The hold time's p50, p95 and p99 in ms, from a histogram of xacts
+ * transactions between min_hold_us and max_hold_us, into values[0..2].
+ * Returns the number of columns filled.
+ */
+static int
+hold_percentiles(Datum *values, const uint64 *hist, int64 xacts,
+				 int64 min_hold_us, int64 max_hold_us)
+{
+	static const double fractions[] = {0.50, 0.95, 0.99};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(fractions); i++)
+		values[i] = ms_datum(pgxt_hist_percentile(hist, xacts, min_hold_us,
+												  max_hold_us, fractions[i]));
+	return (int) lengthof(fractions);
+}
+
+/*
  * Build one row of pg_stat_transactions.  Called by pgxt_store_foreach
  * holding the store's shared lock.
  */
@@ -200,12 +218,8 @@ stat_row(const PgxtKey *key, const PgxtCounters *c, void *arg)
 	values[i++] = Int64GetDatum(c->statements);
 	values[i++] = Int64GetDatum(c->explicit_xacts);
 	values[i++] = Int64GetDatum(c->readonly_xacts);
-	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
-										  c->max_hold_us, 0.50));
-	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
-										  c->max_hold_us, 0.95));
-	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
-										  c->max_hold_us, 0.99));
+	i += hold_percentiles(&values[i], c->hist, c->xacts, c->min_hold_us,
+						  c->max_hold_us);
 	values[i++] = Int64GetDatum(c->timeouts);
 	values[i++] = TimestampTzGetDatum(c->stats_since);
 	values[i++] = TimestampTzGetDatum(c->last_seen);
@@ -484,12 +498,8 @@ fingerprint_row(const PgxtFpKey *key, const PgxtFpCounters *c, void *arg)
 	values[i++] = ms_datum(c->max_hold_us);
 	values[i++] = ms_datum(c->xacts > 0 ? (double) c->total_hold_us / c->xacts : 0.0);
 	values[i++] = ms_datum(c->xacts > 0 ? sqrt(c->sum_var_hold / c->xacts) : 0.0);
-	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
-												c->max_hold_us, 0.50));
-	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
-												c->max_hold_us, 0.95));
-	values[i++] = ms_datum(pgxt_hist_percentile(c->hist, c->xacts, c->min_hold_us,
-												c->max_hold_us, 0.99));
+	i += hold_percentiles(&values[i], c->hist, c->xacts, c->min_hold_us,
+						  c->max_hold_us);
 	values[i++] = ms_datum(c->total_active_us);
 	values[i++] = ms_datum(c->total_hold_us - c->total_active_us);
 	values[i++] = ms_datum(c->first_gap_us);
