@@ -808,22 +808,26 @@ statement_begin(const PlannedStmt *stmt, const char *text, bool utility)
 		if (unlikely(stmt == NULL))
 			xact.housekeeping = false;	/* a portal's run, not a SET */
 	}
-	else if (xact.state != PGXT_STATE_ACTIVE)
+	else
 	{
-		if (unlikely(xact.top_aborted) && !failed_block_ended())
-			return;
 		if (xact.state != PGXT_STATE_ACTIVE)
 		{
-			/* outside a BEGIN block there is no gap: all of it is active */
-			xact_move(PGXT_STATE_ACTIVE, xact.explicit_block ?
-					  GetCurrentStatementStartTimestamp() : xact.last_mark,
-					  false);
+			if (unlikely(xact.top_aborted) && !failed_block_ended())
+				return;
+			if (xact.state != PGXT_STATE_ACTIVE)
+			{
+				/* outside a BEGIN block there is no gap: all of it is active */
+				xact_move(PGXT_STATE_ACTIVE, xact.explicit_block ?
+						  GetCurrentStatementStartTimestamp() : xact.last_mark,
+						  false);
+			}
 		}
+		else if (stmt == NULL)
+			return;				/* a span of it runs already */
+		/* xact_open has just looked at the setting */
+		note_tag_setting();
 	}
-	else if (stmt == NULL)
-		return;					/* a span of it runs already */
 
-	note_tag_setting();
 	if (stmt != NULL)
 	{
 		/* the core's query id is int64 from 18, uint64 before */
