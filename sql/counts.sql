@@ -126,7 +126,7 @@ SELECT 1;
 -- a ROLLBACK AND CHAIN refused as a statement (in an implicit block)
 -- chains nothing: the next transaction is not explicit
 SET application_name = 't_chain_refused';
-SELECT 1 \; ROLLBACK AND CHAIN;
+UPDATE acct SET balance = balance WHERE false \; ROLLBACK AND CHAIN;
 \if :ERROR \set rolled_back :rolled_back x \endif
 SELECT 1;
 
