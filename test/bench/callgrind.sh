@@ -58,6 +58,16 @@
 # are those above with 2N transactions tracked and the same distinct
 # fingerprints as the N run.
 #
+# One cost of the core is not deterministic: the backend flushes its
+# table statistics at most once a second of wall-clock time, so the number
+# of flushes in a run follows how fast valgrind ran it, that is how loaded
+# the machine was.  For workloads a and b it is a few instructions per
+# transaction; for the f workloads, which touch 100 tables, it reached
+# +-800 instructions per transaction between two configurations of one run
+# on a loaded machine, more than what is measured.  -g 'track_counts=off'
+# removes it (no table statistics at all, in every configuration alike);
+# compare f1 and f10k with it.
+#
 # Usage: test/bench/callgrind.sh [-n N] [-w a,b] [-c base,pgss,ours,both] [-W]
 #                                [-j JOBS] [-d DIR] [-k] [-L LIB] [-g 'GUC=V ...']
 #   -n N     transactions per workload (default 3000)
