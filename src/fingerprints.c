@@ -37,6 +37,7 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -77,6 +78,32 @@ typedef struct PgxtFpShared
 static PgxtFpShared *fp_shared = NULL;
 static HTAB *fp_hash = NULL;
 static PgxtFpEntry **fp_evict_scratch = NULL;
+
+/*
+ * The hash of key's (database, role, application_name): the part that the
+ * groups of one key share, computed once per key by a fold.
+ */
+uint32
+pgxt_fp_prefix_hash(const PgxtFpKey *key)
+{
+	/* the name's bytes only: the rest is zeros, the same for every key */
+	return hash_bytes((const unsigned char *) key,
+					  offsetof(PgxtFpKey, appname) +
+					  strnlen(key->appname, NAMEDATALEN));
+}
+
+/*
+ * The hash function of the fingerprints' table: the prefix hash combined
+ * with the fingerprint (pgxt_fp_hash), so that a caller that has the
+ * prefix hash can look keys up without hashing them whole.
+ */
+static uint32
+fp_hash_fn(const void *key, Size keysize)
+{
+	const PgxtFpKey *k = (const PgxtFpKey *) key;
+
+	return pgxt_fp_hash(pgxt_fp_prefix_hash(k), k->fingerprint);
+}
 
 /*
  * Done in _PG_init: with fingerprints = on, ask the core to compute query
@@ -146,9 +173,10 @@ pgxt_fp_startup(void)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PgxtFpKey);
 	info.entrysize = sizeof(PgxtFpEntry);
+	info.hash = fp_hash_fn;
 	fp_hash = ShmemInitHash("postgres_extension fingerprints hash",
 							pgxt_fp_max_entries, pgxt_fp_max_entries,
-							&info, HASH_ELEM | HASH_BLOBS);
+							&info, HASH_ELEM | HASH_FUNCTION);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -182,12 +210,14 @@ pgxt_fp_status(void)
 }
 
 /*
- * The entry of key, or NULL.  Caller holds the store's lock.
+ * The entry of key, or NULL; hashvalue is key's pgxt_fp_hash.  Caller holds
+ * the store's lock.
  */
 PgxtFpEntry *
-pgxt_fp_find(const PgxtFpKey *key)
+pgxt_fp_find(const PgxtFpKey *key, uint32 hashvalue)
 {
-	return (PgxtFpEntry *) hash_search(fp_hash, key, HASH_FIND, NULL);
+	return (PgxtFpEntry *) hash_search_with_hash_value(fp_hash, key, hashvalue,
+													   HASH_FIND, NULL);
 }
 
 /*
@@ -201,47 +231,73 @@ pgxt_fp_generation(void)
 }
 
 /*
- * qsort comparator: ascending usage.
+ * Restore the max-heap order (by usage) of heap[0..n) below position i.
  */
-static int
-fp_usage_cmp(const void *lhs, const void *rhs)
+static void
+fp_heap_sift_down(PgxtFpEntry **heap, int n, int i)
 {
-	double		l = (*(PgxtFpEntry *const *) lhs)->counters.usage;
-	double		r = (*(PgxtFpEntry *const *) rhs)->counters.usage;
+	PgxtFpEntry *moving = heap[i];
 
-	if (l < r)
-		return -1;
-	if (l > r)
-		return 1;
-	return 0;
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= n)
+			break;
+		if (child + 1 < n &&
+			heap[child + 1]->counters.usage > heap[child]->counters.usage)
+			child++;
+		if (heap[child]->counters.usage <= moving->counters.usage)
+			break;
+		heap[i] = heap[child];
+		i = child;
+	}
+	heap[i] = moving;
 }
 
 /*
  * Make room: decay every entry's usage and remove the least used
- * EVICT_PERCENT of them.  Caller holds the store's lock exclusively.
+ * EVICT_PERCENT of them.  They are selected in one pass over the table,
+ * in a max-heap of the least used so far (the scratch array): the table
+ * is not sorted, which would cost several times the pass.  Caller holds
+ * the store's lock exclusively.
  */
 static void
 fp_dealloc(void)
 {
 	HASH_SEQ_STATUS hash_seq;
 	PgxtFpEntry *entry;
-	int			nentries = 0;
+	long		nentries = hash_get_num_entries(fp_hash);
 	int			nvictims;
+	int			nheap = 0;
 	int			i;
 
+	if (nentries == 0)
+		return;
+	nvictims = (int) Min(Max(EVICT_MIN, nentries * EVICT_PERCENT / 100), nentries);
+	nvictims = Min(nvictims, pgxt_fp_max_entries);
 	hash_seq_init(&hash_seq, fp_hash);
 	while ((entry = hash_seq_search(&hash_seq)) != NULL)
 	{
-		if (nentries < pgxt_fp_max_entries)
-			fp_evict_scratch[nentries++] = entry;
 		entry->counters.usage *= USAGE_DECREASE_FACTOR;
+		if (nheap < nvictims)
+		{
+			fp_evict_scratch[nheap++] = entry;
+			if (nheap == nvictims)
+			{
+				for (i = nheap / 2 - 1; i >= 0; i--)
+					fp_heap_sift_down(fp_evict_scratch, nheap, i);
+			}
+		}
+		else if (entry->counters.usage < fp_evict_scratch[0]->counters.usage)
+		{
+			fp_evict_scratch[0] = entry;
+			fp_heap_sift_down(fp_evict_scratch, nheap, 0);
+		}
 	}
-	if (nentries == 0)
-		return;
-	qsort(fp_evict_scratch, nentries, sizeof(PgxtFpEntry *), fp_usage_cmp);
-	nvictims = Min(Max(EVICT_MIN, nentries * EVICT_PERCENT / 100), nentries);
-	for (i = 0; i < nvictims; i++)
+	for (i = 0; i < nheap; i++)
 		hash_search(fp_hash, &fp_evict_scratch[i]->key, HASH_REMOVE, NULL);
+	nvictims = nheap;
 
 	SpinLockAcquire(&fp_shared->mutex);
 	fp_shared->dealloc += nvictims;
@@ -250,21 +306,27 @@ fp_dealloc(void)
 }
 
 /*
- * Find or create the entry of key.  Caller holds the store's lock
- * exclusively.  NULL only if the table cannot take it even after eviction.
+ * Find or create the entry of key; hashvalue is key's pgxt_fp_hash.  Caller
+ * holds the store's lock exclusively.  NULL only if the table cannot take
+ * it even after eviction.
  */
 PgxtFpEntry *
-pgxt_fp_enter(const PgxtFpKey *key, TimestampTz now)
+pgxt_fp_enter(const PgxtFpKey *key, uint32 hashvalue, TimestampTz now)
 {
 	PgxtFpEntry *entry;
 	bool		found;
 
-	entry = (PgxtFpEntry *) hash_search(fp_hash, key, HASH_FIND, NULL);
-	if (entry != NULL)
-		return entry;
-	while (hash_get_num_entries(fp_hash) >= pgxt_fp_max_entries)
-		fp_dealloc();
-	entry = (PgxtFpEntry *) hash_search(fp_hash, key, HASH_ENTER_NULL, &found);
+	/* full: evict only if the key is not there already */
+	if (hash_get_num_entries(fp_hash) >= pgxt_fp_max_entries)
+	{
+		entry = pgxt_fp_find(key, hashvalue);
+		if (entry != NULL)
+			return entry;
+		while (hash_get_num_entries(fp_hash) >= pgxt_fp_max_entries)
+			fp_dealloc();
+	}
+	entry = (PgxtFpEntry *) hash_search_with_hash_value(fp_hash, key, hashvalue,
+														HASH_ENTER_NULL, &found);
 	if (entry != NULL && !found)
 	{
 		SpinLockInit(&entry->mutex);
@@ -276,16 +338,15 @@ pgxt_fp_enter(const PgxtFpKey *key, TimestampTz now)
 }
 
 /*
- * Merge group g of a pending list, transactions of entry's fingerprint:
- * their sums, the histogram buckets of the list's transactions of that
- * group, the idle time after each step and before the first, the query ids
- * if the entry has none yet, and the last tag seen.  Takes the entry's
- * spinlock; caller holds the store's lock.
+ * Merge a group of a pending list, transactions of entry's fingerprint:
+ * their sums, their histogram buckets (buckets[0..nbuckets)), the idle
+ * time after each step and before the first, the query ids if the entry
+ * has none yet, and the last tag seen.  Takes the entry's spinlock; caller
+ * holds the store's lock.
  */
 void
 pgxt_fp_merge(PgxtFpEntry *entry, const PgxtPendingGroup *group,
-			  const uint16 *buckets, const uint8 *bucket_groups, int nbuckets,
-			  int g, const char *tag)
+			  const uint16 *buckets, int nbuckets, const char *tag)
 {
 	PgxtFpCounters *c = &entry->counters;
 	const PgxtSums *sums = &group->sums;
@@ -318,10 +379,7 @@ pgxt_fp_merge(PgxtFpEntry *entry, const PgxtPendingGroup *group,
 			c->idle_after_us[i] += group->idle_after_us[i];
 	}
 	for (i = 0; i < nbuckets; i++)
-	{
-		if (bucket_groups[i] == g)
-			c->hist[buckets[i]]++;
-	}
+		c->hist[buckets[i]]++;
 	if (tag[0] != '\0' || c->last_tag[0] != '\0')
 		strlcpy(c->last_tag, tag, PGXT_TAG_LEN);
 	c->usage += sums->n * USAGE_INIT;

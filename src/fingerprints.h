@@ -16,6 +16,8 @@
 #ifndef PGXT_FINGERPRINTS_H
 #define PGXT_FINGERPRINTS_H
 
+#include "common/hashfn.h"
+
 #include "store.h"
 
 #include "postgres_extension.h"
@@ -63,6 +65,18 @@ typedef struct PgxtFpCounters
 	uint64		hist[PGXT_HIST_BUCKETS];
 } PgxtFpCounters;
 
+/*
+ * The hash of a key in the fingerprints' table: the hash of its database,
+ * role and application_name (pgxt_fp_prefix_hash) combined with its
+ * fingerprint, itself a hash.
+ */
+static inline uint32
+pgxt_fp_hash(uint32 prefix_hash, uint64 fingerprint)
+{
+	return murmurhash32(prefix_hash ^ (uint32) fingerprint ^
+						(uint32) (fingerprint >> 32));
+}
+
 /* An entry of the fingerprints hash; the key must be first. */
 typedef struct PgxtFpEntry PgxtFpEntry;
 
@@ -83,12 +97,14 @@ extern bool pgxt_fp_ready(void);
 extern const char *pgxt_fp_status(void);
 
 /* under the store's lock (store.h), shared or exclusive as said */
-extern PgxtFpEntry *pgxt_fp_find(const PgxtFpKey *key);
-extern PgxtFpEntry *pgxt_fp_enter(const PgxtFpKey *key, TimestampTz now);
+extern uint32 pgxt_fp_prefix_hash(const PgxtFpKey *key);
+extern PgxtFpEntry *pgxt_fp_find(const PgxtFpKey *key, uint32 hashvalue);
+extern PgxtFpEntry *pgxt_fp_enter(const PgxtFpKey *key, uint32 hashvalue,
+								  TimestampTz now);
 extern uint64 pgxt_fp_generation(void);
 extern void pgxt_fp_merge(PgxtFpEntry *entry, const PgxtPendingGroup *group,
-						  const uint16 *buckets, const uint8 *bucket_groups,
-						  int nbuckets, int g, const char *tag);
+						  const uint16 *buckets, int nbuckets,
+						  const char *tag);
 extern void pgxt_fp_reset_locked(void);
 
 /* readers and the statistics file; they take the store's lock */

@@ -447,13 +447,14 @@ pgxt_sums_merge_var(const PgxtSums *sums, double sum_var, int64 count,
 }
 
 /*
- * Merge group g of a pending list (its sums, and the histogram buckets of
- * its transactions among buckets[0..nbuckets)) into entry, under the
- * entry's spinlock.  Caller holds pgxt_shared->lock.
+ * Merge groups of a pending list, all of entry's key, into entry: their
+ * sums, combined, and the histogram buckets of their transactions,
+ * buckets[0..nbuckets).  Takes the entry's spinlock; caller holds
+ * pgxt_shared->lock.
  */
 static void
 entry_merge(PgxtEntry *entry, const PgxtSums *sums, const uint16 *buckets,
-			const uint8 *bucket_groups, int nbuckets, int g)
+			int nbuckets)
 {
 	PgxtCounters *c = &entry->counters;
 	int			i;
@@ -476,13 +477,37 @@ entry_merge(PgxtEntry *entry, const PgxtSums *sums, const uint16 *buckets,
 	c->readonly_xacts += sums->readonly_xacts;
 	c->timeouts += sums->timeouts;
 	for (i = 0; i < nbuckets; i++)
-	{
-		if (bucket_groups[i] == g)
-			c->hist[buckets[i]]++;
-	}
+		c->hist[buckets[i]]++;
 	c->usage += sums->n * USAGE_INIT;
 	c->last_seen = sums->last_end;
 	SpinLockRelease(&entry->mutex);
+}
+
+/*
+ * Add the sums of another group of the same key to acc: the squares of
+ * add's hold times, summed shifted by add->shift, are shifted by
+ * acc->shift instead.
+ */
+static void
+sums_combine(PgxtSums *acc, const PgxtSums *add)
+{
+	double		d = (double) (add->shift - acc->shift);
+
+	acc->sum_sq_shifted += add->sum_sq_shifted +
+		2.0 * d * (double) (add->hold_us - add->n * add->shift) +
+		add->n * d * d;
+	acc->n += add->n;
+	acc->commits += add->commits;
+	acc->hold_us += add->hold_us;
+	acc->active_us += add->active_us;
+	acc->statements += add->statements;
+	acc->explicit_xacts += add->explicit_xacts;
+	acc->readonly_xacts += add->readonly_xacts;
+	acc->timeouts += add->timeouts;
+	acc->min_hold_us = Min(acc->min_hold_us, add->min_hold_us);
+	acc->max_hold_us = Max(acc->max_hold_us, add->max_hold_us);
+	acc->max_idle_us = Max(acc->max_idle_us, add->max_idle_us);
+	acc->last_end = Max(acc->last_end, add->last_end);
 }
 
 /*
@@ -510,21 +535,184 @@ typedef struct PendingList
 } PendingList;
 
 /*
+ * The entries a fold found for the first groups of a pending list under
+ * the shared lock before it met a missing one, so that the fold under the
+ * exclusive lock that follows does not look them up again: valid while
+ * neither generation changed (no eviction or reset in between).
+ */
+typedef struct FoldState
+{
+	int			nfound;			/* groups [0, nfound) found */
+	uint64		generation;		/* pgxt_shared->generation then */
+	uint64		fp_generation;	/* pgxt_fp_generation() then */
+	PgxtEntry  *entries[PGXT_PENDING_GROUPS];
+	PgxtFpEntry *fp_entries[PGXT_PENDING_GROUPS];
+} FoldState;
+
+/*
+ * A pending list's histogram buckets, ordered by group: group g's are
+ * buckets[start[g]] to buckets[start[g + 1] - 1], so that each merge reads
+ * its own and no other.
+ */
+typedef struct GroupBuckets
+{
+	uint16		buckets[PGXT_PENDING_MAX];
+	uint8		start[PGXT_PENDING_GROUPS + 1];
+} GroupBuckets;
+
+/*
+ * Order list's buckets by group into gb (a counting sort).
+ */
+static void
+group_buckets(const PendingList *list, GroupBuckets *gb)
+{
+	uint8		next[PGXT_PENDING_GROUPS];
+	int			g;
+	int			i;
+	int			pos = 0;
+
+	memset(next, 0, sizeof(next));
+	for (i = 0; i < list->nbuckets; i++)
+		next[list->bucket_groups[i]]++;
+	for (g = 0; g < list->ngroups; g++)
+	{
+		int			count = next[g];
+
+		gb->start[g] = (uint8) pos;
+		next[g] = (uint8) pos;
+		pos += count;
+	}
+	gb->start[list->ngroups] = (uint8) pos;
+	for (i = 0; i < list->nbuckets; i++)
+		gb->buckets[next[list->bucket_groups[i]]++] = list->buckets[i];
+}
+
+/*
+ * Consecutive groups of a pending list that go into one statistics entry
+ * (groups of one key, with other fingerprints): their sums are combined
+ * and merged into the entry once, not once per group.
+ */
+typedef struct MainRun
+{
+	PgxtEntry  *entry;			/* NULL: no run */
+	int			first;			/* its groups: first to last */
+	int			last;
+	PgxtSums	sums;
+} MainRun;
+
+/*
+ * Merge run into its entry, and end it.  Caller holds pgxt_shared->lock.
+ */
+static void
+run_flush(MainRun *run, const GroupBuckets *gb)
+{
+	if (run->entry != NULL)
+		entry_merge(run->entry, &run->sums, &gb->buckets[gb->start[run->first]],
+					gb->start[run->last + 1] - gb->start[run->first]);
+	run->entry = NULL;
+}
+
+/*
+ * Add group g of list, whose statistics entry is entry (NULL: none), to
+ * run, merging the run first if it is another entry's.  Caller holds
+ * pgxt_shared->lock.
+ */
+static void
+run_add(MainRun *run, const PendingList *list, const GroupBuckets *gb, int g,
+		PgxtEntry *entry)
+{
+	const PgxtSums *sums = &list->groups[g].sums;
+
+	if (sums->n == 0)
+		return;					/* no transaction, no bucket */
+	if (entry != run->entry)
+	{
+		run_flush(run, gb);
+		if (entry == NULL)
+			return;
+		run->entry = entry;
+		run->first = g;
+		run->sums = *sums;
+	}
+	else
+		sums_combine(&run->sums, sums);
+	run->last = g;
+}
+
+/*
+ * Merge group g of list into its fingerprint's entry, if any.  Caller
+ * holds pgxt_shared->lock.
+ */
+static inline void
+fold_fp(const PendingList *list, const GroupBuckets *gb, int g,
+		PgxtFpEntry *fp_entry)
+{
+	const PgxtPendingGroup *group = &list->groups[g];
+
+	if (fp_entry != NULL)
+		pgxt_fp_merge(fp_entry, group, &gb->buckets[gb->start[g]],
+					  gb->start[g + 1] - gb->start[g],
+					  list->keys[group->key_index].tag);
+}
+
+/*
  * Fold a pending list into the hash.  Without create, caller holds
  * pgxt_shared->lock at least shared and every entry must exist: if one
- * does not, nothing is folded and false is returned.  With create, caller
- * holds the lock exclusively, and missing entries are created (an entry
- * the hash cannot take even after eviction loses its transactions).  owner
- * (NULL for a reader) remembers the entries for the next time.
+ * does not, nothing is folded, false is returned and state (if not NULL)
+ * keeps the entries of the groups before it.  With create, caller holds
+ * the lock exclusively, and missing entries are created (an entry the
+ * hash cannot take even after eviction loses its transactions); the
+ * entries in state, if still valid, are not looked up again.  owner (NULL
+ * for a reader) remembers the entries for the next time.
+ *
+ * The statistics entry of a key is found once per run of its groups, and
+ * merged once per run (MainRun).  The fingerprint key of a group is its
+ * key's with the group's fingerprint: it is built, and its (database,
+ * role, application_name) part hashed, once per key, so that a lookup per
+ * group only combines that hash with the fingerprint.  With create, an
+ * entry found or created is merged before the next one is created, which
+ * may evict it.
  */
 static bool
-fold_pending(const PendingList *list, PgxtOwner *owner, bool create)
+fold_pending(const PendingList *list, PgxtOwner *owner, bool create,
+			 FoldState *state)
 {
 	PgxtEntry  *entries[PGXT_PENDING_GROUPS];
 	PgxtFpEntry *fp_entries[PGXT_PENDING_GROUPS];
-	int			g;
+	PgxtFpKey	fp_key;
+	int			fp_key_index = -1;
+	uint32		prefix_hash = 0;
+	int			main_key_index = -1;
+	PgxtEntry  *main_entry = NULL;
+	MainRun		run;
+	GroupBuckets gb;
+	bool		fp_ready = pgxt_fp_ready();
+	int			g = 0;
 
-	for (g = 0; g < list->ngroups; g++)
+	run.entry = NULL;
+	group_buckets(list, &gb);
+
+	/* the groups a fold under the shared lock found, still valid */
+	if (create && state != NULL && state->nfound > 0 &&
+		state->generation == pgxt_shared->generation &&
+		state->fp_generation == pgxt_fp_generation())
+	{
+		for (; g < state->nfound; g++)
+		{
+			entries[g] = state->entries[g];
+			fp_entries[g] = state->fp_entries[g];
+			/* before any creation, which may evict */
+			fold_fp(list, &gb, g, fp_entries[g]);
+			run_add(&run, list, &gb, g, entries[g]);
+			if (entries[g] != NULL)
+			{
+				main_key_index = list->groups[g].key_index;
+				main_entry = entries[g];
+			}
+		}
+	}
+
+	for (; g < list->ngroups; g++)
 	{
 		const PgxtPendingGroup *group = &list->groups[g];
 		const PgxtKey *key = &list->keys[group->key_index];
@@ -537,18 +725,29 @@ fold_pending(const PendingList *list, PgxtOwner *owner, bool create)
 			fp_entries[g] = NULL;
 			continue;
 		}
-		if (owner != NULL && owner->cached_entry != NULL &&
-			owner->cached_generation == pgxt_shared->generation &&
-			memcmp(&owner->cached_key, key, sizeof(PgxtKey)) == 0)
-			entry = (PgxtEntry *) owner->cached_entry;
-		else if (create)
-			entry = entry_alloc(key, group->sums.last_end);
+		if (group->key_index == main_key_index)
+			entry = main_entry;
 		else
-			entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
-		if (entry == NULL && !create)
-			return false;
+		{
+			if (owner != NULL && owner->cached_entry != NULL &&
+				owner->cached_generation == pgxt_shared->generation &&
+				memcmp(&owner->cached_key, key, sizeof(PgxtKey)) == 0)
+				entry = (PgxtEntry *) owner->cached_entry;
+			else if (create)
+			{
+				/* the run's entry may be evicted: merge it first */
+				run_flush(&run, &gb);
+				entry = entry_alloc(key, group->sums.last_end);
+			}
+			else
+				entry = hash_search(pgxt_hash, key, HASH_FIND, NULL);
+			if (entry == NULL && !create)
+				break;
+			main_key_index = group->key_index;
+			main_entry = entry;
+		}
 
-		if (group->fingerprint != 0 && pgxt_fp_ready())
+		if (group->fingerprint != 0 && fp_ready)
 		{
 			if (owner != NULL && owner->cached_fp_entry != NULL &&
 				owner->cached_fingerprint == group->fingerprint &&
@@ -557,46 +756,56 @@ fold_pending(const PendingList *list, PgxtOwner *owner, bool create)
 				fp_entry = (PgxtFpEntry *) owner->cached_fp_entry;
 			else
 			{
-				PgxtFpKey	fp_key;
+				uint32		hashvalue;
 
-				fp_key_of(key, group->fingerprint, &fp_key);
-				fp_entry = create ? pgxt_fp_enter(&fp_key, group->sums.last_end) :
-					pgxt_fp_find(&fp_key);
+				if (fp_key_index != group->key_index)
+				{
+					fp_key_of(key, 0, &fp_key);
+					prefix_hash = pgxt_fp_prefix_hash(&fp_key);
+					fp_key_index = group->key_index;
+				}
+				fp_key.fingerprint = group->fingerprint;
+				hashvalue = pgxt_fp_hash(prefix_hash, group->fingerprint);
+				fp_entry = create ?
+					pgxt_fp_enter(&fp_key, hashvalue, group->sums.last_end) :
+					pgxt_fp_find(&fp_key, hashvalue);
 				if (fp_entry == NULL && !create)
-					return false;
+					break;
 			}
 		}
 		entries[g] = entry;
 		fp_entries[g] = fp_entry;
 
-		/* new entries may evict others: fold this group at once */
+		/* new fingerprints may evict others: fold this group's at once */
 		if (create)
 		{
-			if (entry != NULL)
-				entry_merge(entry, &group->sums, list->buckets,
-							list->bucket_groups, list->nbuckets, g);
-			if (fp_entry != NULL)
-				pgxt_fp_merge(fp_entry, group, list->buckets,
-							  list->bucket_groups, list->nbuckets, g,
-							  key->tag);
+			fold_fp(list, &gb, g, fp_entry);
+			run_add(&run, list, &gb, g, entry);
 		}
 	}
 
 	if (!create)
 	{
+		if (g < list->ngroups)
+		{
+			/* group g has no entry yet: keep what was found before it */
+			if (state != NULL)
+			{
+				state->nfound = g;
+				state->generation = pgxt_shared->generation;
+				state->fp_generation = pgxt_fp_generation();
+				memcpy(state->entries, entries, g * sizeof(PgxtEntry *));
+				memcpy(state->fp_entries, fp_entries, g * sizeof(PgxtFpEntry *));
+			}
+			return false;
+		}
 		for (g = 0; g < list->ngroups; g++)
 		{
-			const PgxtPendingGroup *group = &list->groups[g];
-
-			if (entries[g] != NULL)
-				entry_merge(entries[g], &group->sums, list->buckets,
-							list->bucket_groups, list->nbuckets, g);
-			if (fp_entries[g] != NULL)
-				pgxt_fp_merge(fp_entries[g], group, list->buckets,
-							  list->bucket_groups, list->nbuckets, g,
-							  list->keys[group->key_index].tag);
+			fold_fp(list, &gb, g, fp_entries[g]);
+			run_add(&run, list, &gb, g, entries[g]);
 		}
 	}
+	run_flush(&run, &gb);
 
 	/* remember the last group's entries */
 	for (g = list->ngroups - 1; owner != NULL && g >= 0; g--)
@@ -683,7 +892,7 @@ pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
 	for (g = 0; g < slot->npending_groups; g++)
 	{
 		group = &slot->pending_groups[g];
-		if (group->key_index == key_index && group->fingerprint == x->fingerprint)
+		if (group->fingerprint == x->fingerprint && group->key_index == key_index)
 		{
 			owner->group_index = g;
 			owner->group_fingerprint = x->fingerprint;
@@ -764,6 +973,7 @@ bool
 pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait)
 {
 	PendingList list;
+	FoldState	state;
 	int			n;
 
 	if (slot->npending == 0 || !pgxt_store_ready())
@@ -780,8 +990,9 @@ pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait)
 	 */
 	n = slot->npending;
 	own_list(slot, &list);
+	state.nfound = 0;
 	/* cppcheck-suppress knownConditionTrueFalse */
-	if (n == 0 || fold_pending(&list, owner, false))
+	if (n == 0 || fold_pending(&list, owner, false, &state))
 	{
 		SpinLockAcquire(&slot->mutex);
 		slot_clear_pending(slot);
@@ -798,7 +1009,7 @@ pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait)
 		return false;
 	own_list(slot, &list);
 	if (list.nbuckets > 0)
-		(void) fold_pending(&list, owner, true);
+		(void) fold_pending(&list, owner, true, &state);
 	SpinLockAcquire(&slot->mutex);
 	slot_clear_pending(slot);
 	SpinLockRelease(&slot->mutex);
@@ -848,7 +1059,7 @@ drain_pending(void)
 		SpinLockRelease(&slot->mutex);
 
 		if (list.nbuckets > 0)
-			(void) fold_pending(&list, NULL, true);
+			(void) fold_pending(&list, NULL, true, NULL);
 	}
 	LWLockRelease(pgxt_shared->lock);
 }

@@ -404,7 +404,8 @@ pgxt_group_add_idle(PgxtPendingGroup *group, const PgxtXactEnd *x)
 		return;
 	if (!group->idle)
 	{
-		memset(group->idle_after_us, 0, sizeof(group->idle_after_us));
+		/* only the group's steps are read */
+		memset(group->idle_after_us, 0, group->nsteps * sizeof(int64));
 		group->idle = true;
 	}
 	group->first_gap_us += x->first_gap_us;

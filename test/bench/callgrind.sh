@@ -41,7 +41,34 @@
 # must be recorded, and the column says nothing of them.  Exit status 1 if
 # a check fails.
 #
-# Usage: test/bench/callgrind.sh [-n N] [-w a,b] [-c base,pgss,ours,both]
+# With -W ("warm") it also measures the steady state: each workload is run
+# a second time as a script of 2N transactions, the N of the workload
+# repeated, and a second row per workload and configuration, workload
+# "W:warm", gives
+#   (2N-transaction run - N-transaction run) / N     instructions per
+#                                                    transaction
+# There the second half of the run finds every key and fingerprint of the
+# workload in place (unless evicted), and what a run pays once (creating
+# its entries, the statistics file written at shutdown, the first use of
+# each catalog entry...) cancels out: it is the cost per transaction once
+# the workload's entries exist.  The first rows, the default measure
+# ("cold"), include those one-time costs spread over N transactions; cold
+# minus warm, times N, is the one-time cost of the run (per fingerprint
+# created: divide by the distinct fingerprints).  The checks of the 2N run
+# are those above with 2N transactions tracked and the same distinct
+# fingerprints as the N run.
+#
+# One cost of the core is not deterministic: the backend flushes its
+# table statistics at most once a second of wall-clock time, so the number
+# of flushes in a run follows how fast valgrind ran it, that is how loaded
+# the machine was.  For workloads a and b it is a few instructions per
+# transaction; for the f workloads, which touch 100 tables, it reached
+# +-800 instructions per transaction between two configurations of one run
+# on a loaded machine, more than what is measured.  -g 'track_counts=off'
+# removes it (no table statistics at all, in every configuration alike);
+# compare f1 and f10k with it.
+#
+# Usage: test/bench/callgrind.sh [-n N] [-w a,b] [-c base,pgss,ours,both] [-W]
 #                                [-j JOBS] [-d DIR] [-k] [-L LIB] [-g 'GUC=V ...']
 #   -n N     transactions per workload (default 3000)
 #   -w LIST  workloads (default a,b); also "c1" / "c10k": autocommit SELECT
@@ -61,11 +88,14 @@
 #            so 10,000 distinct transaction fingerprints (a pair II = JJ is
 #            one step, by the loop rule, and still a fingerprint of its own)
 #   -c LIST  configurations (default base,pgss,ours,both)
+#   -W       also the warm measure (see above): twice the valgrind runs' time
 #   -j JOBS  valgrind runs in parallel (default: number of CPUs)
 #   -d DIR   scratch directory (default: a new /tmp/pgxt-callgrind.XXXXXX);
 #            new, empty, or left by an earlier run; removed at the end
 #            unless -k, which also keeps the callgrind profiles there
-#            (cg.<workload>.<config>, for callgrind_annotate)
+#            (cg.<workload>.<config>, for callgrind_annotate; with -W also
+#            cg.<workload>.W.<config>, the 2N run: callgrind_annotate of
+#            it against the N run's shows what the steady state costs)
 #   -L LIB   library preloaded as "ours" (default postgres_extension); a path
 #            to another build's .so measures it without installing it (the
 #            SQL views then still call the installed library, so the
@@ -84,7 +114,8 @@
 #
 # Output: one table row per workload and configuration:
 #   workload config instr/xact +instr/xact ratio check
-# Takes about 1 minute at the default size on 2 CPUs.
+# (with -W, the rows of workload W:warm after those of W).
+# Takes about 1 minute at the default size on 2 CPUs (-W: about 3).
 set -euo pipefail
 # shellcheck source=common.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/common.sh"
@@ -97,8 +128,9 @@ work=
 keep=0
 lib=postgres_extension
 gucs=
+warm=0
 
-while getopts "n:w:c:j:d:kL:g:h" opt; do
+while getopts "n:w:c:j:d:kL:g:Wh" opt; do
 	case $opt in
 		n) nxacts=$OPTARG ;;
 		w) workloads=$OPTARG ;;
@@ -108,6 +140,7 @@ while getopts "n:w:c:j:d:kL:g:h" opt; do
 		k) keep=1 ;;
 		L) lib=$OPTARG ;;
 		g) gucs=$OPTARG ;;
+		W) warm=1 ;;
 		*) bench_usage; exit 2 ;;
 	esac
 done
@@ -225,6 +258,14 @@ IFS=, read -r -a wl <<< "$workloads"
 IFS=, read -r -a cl <<< "$configs"
 for w in "${wl[@]}"; do
 	gen_workload "$w" > "$work/$w.sql" || { echo "callgrind.sh: unknown workload $w" >&2; exit 2; }
+	# -W: the workload twice over, 2N transactions
+	[ $warm = 0 ] || cat "$work/$w.sql" "$work/$w.sql" > "$work/$w.W.sql"
+done
+# the scripts measured: "W" (N transactions) and, with -W, "W.W" (2N)
+runs=()
+for w in "${wl[@]}"; do
+	runs+=("$w")
+	[ $warm = 0 ] || runs+=("$w.W")
 done
 
 # --- measured runs (parallel): one empty run per configuration, one per
@@ -246,10 +287,10 @@ tasks=()
 for c in "${cl[@]}"; do
 	libs_of "$c" > /dev/null
 	tasks+=("empty.$c $c $work/empty.sql")
-	for w in "${wl[@]}"; do tasks+=("$w.$c $c $work/$w.sql"); done
+	for r in "${runs[@]}"; do tasks+=("$r.$c $c $work/$r.sql"); done
 done
 # unmeasured check runs: the workload, then the checks
-for w in "${wl[@]}"; do
+for w in "${runs[@]}"; do
 	for c in "${cl[@]}"; do
 		{
 			cat "$work/$w.sql"
@@ -285,7 +326,7 @@ for t in "${tasks[@]}"; do
 		running=$((running - 1))
 	fi
 done
-for w in "${wl[@]}"; do
+for w in "${runs[@]}"; do
 	for c in "${cl[@]}"; do
 		slot=$((slot + 1))
 		checkrun "$w" "$c" $slot &
@@ -303,22 +344,35 @@ done
 [ $failed = 0 ] || { echo "callgrind.sh: a run failed (see $work)" >&2; trap - EXIT; exit 2; }
 
 # --- the table
-echo "# callgrind: $nxacts transactions per workload, $(basename "$postgres") $("$postgres" --version | sed 's/^[^0-9]*\([0-9][0-9.]*\).*/\1/'), ours = $lib${gucs:+, $gucs}"
-printf '%-8s %-6s %12s %12s %8s  %s\n' workload config instr/xact +instr/xact ratio check
+echo "# callgrind: $nxacts transactions per workload$([ $warm = 0 ] || echo " (warm: $((2 * nxacts)) - $nxacts)"), $(basename "$postgres") $("$postgres" --version | sed 's/^[^0-9]*\([0-9][0-9.]*\).*/\1/'), ours = $lib${gucs:+, $gucs}"
+printf '%-9s %-6s %12s %12s %8s  %s\n' workload config instr/xact +instr/xact ratio check
 # postgres_extension.fingerprints as set by -g (the last one wins)
 fp_guc=auto
 for g in $gucs; do
 	case $g in postgres_extension.fingerprints=*) fp_guc=${g#*=} ;; esac
 done
 status=0
-for w in "${wl[@]}"; do
+# the rows of workload w (cold: its N run minus the empty run) and, with
+# -W, of w:warm (its 2N run minus its N run); ntracked: the transactions
+# its check run must have tracked
+for row in "${runs[@]}"; do
+	w=${row%.W}
 	basex=
 	for c in "${cl[@]}"; do
-		tot=$(cat "$work/count.$w.$c")
-		emp=$(cat "$work/count.empty.$c")
+		if [ "$row" = "$w" ]; then
+			label=$w
+			ntracked=$nxacts
+			tot=$(cat "$work/count.$w.$c")
+			emp=$(cat "$work/count.empty.$c")
+		else
+			label=$w:warm
+			ntracked=$((2 * nxacts))
+			tot=$(cat "$work/count.$w.W.$c")
+			emp=$(cat "$work/count.$w.$c")
+		fi
 		perx=$(awk -v t="$tot" -v e="$emp" -v n="$nxacts" 'BEGIN { printf "%.1f", (t - e) / n }')
 		[ "$c" = base ] && basex=$perx
-		out=$work/out.check.$w.$c
+		out=$work/out.check.$row.$c
 		check=""
 		ok=1
 		if has_ours "$c"; then
@@ -329,14 +383,14 @@ for w in "${wl[@]}"; do
 			fpdealloc=$(sed -n 's/.*fpdealloc = "\([0-9]*\)".*/\1/p' "$out")
 			if [ "$lib" != postgres_extension ]; then
 				check="tracked: not checked (-L)"
-			elif [ "${dealloc:-0}" = 0 ] && [ "$tracked" = "$nxacts" ]; then
+			elif [ "${dealloc:-0}" = 0 ] && [ "$tracked" = "$ntracked" ]; then
 				check="tracked: $tracked xacts"
 			elif [ "${dealloc:-0}" != 0 ] && [ "${tracked:-0}" -gt 0 ] &&
-				[ "$tracked" -le "$nxacts" ]; then
+				[ "$tracked" -le "$ntracked" ]; then
 				# evicted keys took their counts with them
 				check="tracked: $tracked xacts in $keys keys, dealloc $dealloc"
 			else
-				check="tracked: ${tracked:-error} xacts, want $nxacts"
+				check="tracked: ${tracked:-error} xacts, want $ntracked"
 				ok=0
 			fi
 		fi
@@ -375,7 +429,7 @@ for w in "${wl[@]}"; do
 		else
 			plus=- ratio=-
 		fi
-		printf '%-8s %-6s %12s %12s %8s  %s\n' "$w" "$c" "$perx" "$plus" "$ratio" "$check"
+		printf '%-9s %-6s %12s %12s %8s  %s\n' "$label" "$c" "$perx" "$plus" "$ratio" "$check"
 	done
 done
 [ $keep = 1 ] && echo "# kept: $work"

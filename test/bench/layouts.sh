@@ -20,13 +20,15 @@
 # pg_stat_statements), and its ratio to pgss's median.
 #
 # Usage: test/bench/layouts.sh [-l L] [-n N] [-w LIST] [-c LIST] [-j JOBS]
-#                               [-g 'GUC=V ...']
+#                               [-W] [-g 'GUC=V ...']
 #   -l L     layouts (default 8)
-#   -n, -w, -c, -j, -g: as in callgrind.sh (defaults 3000, a,b,
-#            base,pgss,ours,both, number of CPUs, none); -c must include
-#            base; the -g settings go to every run, after cluster_name
+#   -n, -w, -c, -j, -W, -g: as in callgrind.sh (defaults 3000, a,b,
+#            base,pgss,ours,both, number of CPUs, cold only, none); -c must
+#            include base; the -g settings go to every run, after
+#            cluster_name; with -W each workload W also has its rows
+#            W:warm, the steady state (see callgrind.sh)
 # Takes L times as long as callgrind.sh: about 8 minutes at the defaults on
-# 2 CPUs.  Needs what callgrind.sh needs.
+# 2 CPUs (-W: about three times that).  Needs what callgrind.sh needs.
 set -euo pipefail
 # shellcheck source=common.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/common.sh"
@@ -35,12 +37,13 @@ nlayouts=8
 configs=base,pgss,ours,both
 gucs=
 args=()
-while getopts "l:n:w:c:j:g:h" opt; do
+while getopts "l:n:w:c:j:g:Wh" opt; do
 	case $opt in
 		l) nlayouts=$OPTARG ;;
 		c) configs=$OPTARG ;;
 		g) gucs=$OPTARG ;;
 		n|w|j) args+=("-$opt" "$OPTARG") ;;
+		W) args+=(-W) ;;
 		*) bench_usage; exit 2 ;;
 	esac
 done
@@ -84,7 +87,7 @@ mv "$rows.over" "$rows"
 
 checks=$(cat "$rows.check")
 rm -f "$rows.check"
-printf '%-8s %-6s %10s %10s %10s %8s  %s\n' workload config min median max ratio check
+printf '%-9s %-6s %10s %10s %10s %8s  %s\n' workload config min median max ratio check
 # one line per workload and configuration, in callgrind.sh's order
 awk '!seen[$2 " " $3]++ { print $2, $3 }' "$rows" | while read -r w c; do
 	plus=$(awk -v w="$w" -v c="$c" '$2 == w && $3 == c { print $4 }' "$rows" | sort -g)
@@ -97,13 +100,13 @@ awk '!seen[$2 " " $3]++ { print $2, $3 }' "$rows" | while read -r w c; do
 		abs=$(awk -v w="$w" '$2 == w && $3 == "base" { print $5 }' "$rows" | sort -g)
 		awk -v w="$w" -v lo="$(printf '%s\n' "$abs" | head -1)" -v m="$base" \
 			-v hi="$(printf '%s\n' "$abs" | tail -1)" -v k="$check" \
-			'BEGIN { printf "%-8s %-6s %10.1f %10.1f %10.1f %8.4f  %s\n", w, "base", lo, m, hi, 1, k }'
+			'BEGIN { printf "%-9s %-6s %10.1f %10.1f %10.1f %8.4f  %s\n", w, "base", lo, m, hi, 1, k }'
 		continue
 	fi
 	awk -v w="$w" -v c="$c" -v lo="$(printf '%s\n' "$plus" | head -1)" \
 		-v m="$med" -v hi="$(printf '%s\n' "$plus" | tail -1)" -v b="$base" \
 		-v k="$check" \
-		'BEGIN { printf "%-8s %-6s %+10.1f %+10.1f %+10.1f %8.4f  %s\n", w, c, lo, m, hi, (b + m) / b, k }'
+		'BEGIN { printf "%-9s %-6s %+10.1f %+10.1f %+10.1f %8.4f  %s\n", w, c, lo, m, hi, (b + m) / b, k }'
 done
 # with pg_stat_statements and both: what ours adds to pg_stat_statements,
 # per layout (both - pgss of the same layout), and its share of pgss
@@ -117,7 +120,7 @@ if [[ ,$configs, == *,pgss,* ]] && [[ ,$configs, == *,both,* ]]; then
 		awk -v w="$w" -v lo="$(printf '%s\n' "$over" | head -1)" \
 			-v m="$(printf '%s\n' "$over" | median)" \
 			-v hi="$(printf '%s\n' "$over" | tail -1)" -v p="$pgss" \
-			'BEGIN { printf "%-8s %-6s %+10.1f %+10.1f %+10.1f %8.4f  both over pgss\n", w, "both-p", lo, m, hi, (p + m) / p }'
+			'BEGIN { printf "%-9s %-6s %+10.1f %+10.1f %+10.1f %8.4f  both over pgss\n", w, "both-p", lo, m, hi, (p + m) / p }'
 	done
 fi
 [ $status = 0 ] || echo "layouts.sh: a callgrind.sh run failed or a tracked check did not pass" >&2
