@@ -221,13 +221,13 @@ pgxt_fp_find(const PgxtFpKey *key, uint32 hashvalue)
 }
 
 /*
- * The current generation: it changes when entries go away.  Caller holds
- * the store's lock.
+ * The current generation: it changes when entries go away; 0 when no
+ * fingerprints are recorded (no table).  Caller holds the store's lock.
  */
 uint64
 pgxt_fp_generation(void)
 {
-	return fp_shared->generation;
+	return fp_shared != NULL ? fp_shared->generation : 0;
 }
 
 /*
