@@ -656,7 +656,7 @@ key_refresh(void)
 static pg_attribute_always_inline void
 xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 {
-	PgxtXactEnd x;				/* never escapes: kept in registers */
+	PgxtXactEnd x;				/* its address is never taken: no stack guard */
 	bool		housekeeping;
 	bool		added = false;
 	bool		flush_due = false;

@@ -560,6 +560,9 @@ typedef struct GroupBuckets
 	uint8		start[PGXT_PENDING_GROUPS + 1];
 } GroupBuckets;
 
+StaticAssertDecl(PGXT_PENDING_MAX <= PG_UINT8_MAX,
+				 "a pending list's positions must fit in GroupBuckets.start");
+
 /*
  * Order list's buckets by group into gb (a counting sort).
  */

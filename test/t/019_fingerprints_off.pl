@@ -34,7 +34,7 @@ my $counts = q{SELECT string_agg(tag || '=' || xacts || '/' || commits, ',' ORDE
 my $expected = 'busy=100/100,off1=4/4,off2=4/4,off3=4/4,off4=4/4,off5=4/4';
 is($node->safe_psql('postgres', $counts), $expected, 'exact counts per tag');
 
-my ($rows, $stdout, $stderr) = (undef, '', '');
+my ($stdout, $stderr) = ('', '');
 $node->psql('postgres', 'SELECT count(*) FROM pg_stat_transactions_fingerprints',
 	stdout => \$stdout, stderr => \$stderr);
 is($stdout, '0', 'no fingerprint rows');
