@@ -108,21 +108,18 @@ typedef struct LocalXact
 	TimestampTz span_start;		/* start of the running span (ACTIVE) */
 	TimestampTz last_mark;		/* end of the last span, or the start */
 	Oid			userid;
-	/* from here to steps: zero when a transaction opens (xact_open) */
+	/* from here to rec.readonly: zero when a transaction opens (xact_open) */
 	bool		top_aborted;	/* failed block: only its ROLLBACK ends it */
-	bool		explicit_block; /* started by BEGIN or a chained COMMIT */
 	bool		end_requested;	/* COMMIT, ROLLBACK or PREPARE returned */
-	bool		readonly;		/* no xid, noted when it failed */
-	bool		steps_truncated;	/* more steps than kept */
-	bool		any_idle;		/* some idle gap since it opened */
-	int			nsteps;
-	int64		active_us;
-	int64		max_idle_us;
-	int64		statements;
 	uint64		queryid;		/* of the latest statement */
-	uint64		fingerprint;	/* of its steps so far (fingerprints.c) */
-	int64		first_gap_us;	/* idle before its first step */
-	/* end of the zeroed fields */
+
+	/*
+	 * The record handed to the store at the end, kept as it goes (its
+	 * explicit_block: started by BEGIN or a chained COMMIT; its readonly
+	 * once it failed; its steps point to steps below); xact_finish sets the
+	 * rest.
+	 */
+	PgxtXactEnd rec;
 	PgxtStep	steps[PGXT_FP_STEPS];
 	char		appname[NAMEDATALEN];
 	char		tag[PGXT_TAG_LEN];
@@ -191,7 +188,7 @@ static PgxtSessionNames session_names;
  * error was reported (the statement may fail before any hook sees it).
  */
 static bool error_tag_valid = false;
-static int64 error_tag_statements; /* xact.statements when it was read */
+static int64 error_tag_statements; /* xact.rec.statements when it was read */
 static char error_tag[PGXT_TAG_LEN];
 
 /* The callbacks between the client's messages (see the file header). */
@@ -309,6 +306,7 @@ backend_attach(void)
 
 	memset(&xact, 0, sizeof(xact));
 	xact.state = PGXT_STATE_NONE;
+	xact.rec.steps = xact.steps;
 	memset(&owner, 0, sizeof(owner));
 	owner.key_index = -1;
 	owner.group_index = PGXT_PENDING_GROUPS;
@@ -337,12 +335,12 @@ slot_publish(PgxtSlotState state, TimestampTz since)
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->state = state;
 	my_slot->state_since = since;
-	my_slot->active_us = xact.active_us;
-	my_slot->statements = xact.statements;
+	my_slot->active_us = xact.rec.active_us;
+	my_slot->statements = xact.rec.statements;
 	my_slot->xact_start = xact.start;
 	my_slot->queryid = xact.queryid;
-	my_slot->fingerprint = xact.fingerprint;
-	my_slot->nsteps = xact.nsteps;
+	my_slot->fingerprint = xact.rec.fingerprint;
+	my_slot->nsteps = xact.rec.nsteps;
 	if (slot_names_dirty)
 	{
 		my_slot->userid = xact.userid;
@@ -509,17 +507,17 @@ xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 		return;
 	}
 
-	/* one memset: the fields from top_aborted to steps */
+	/* one memset: the fields from top_aborted to rec.readonly */
 	memset(&xact.top_aborted, 0,
-		   offsetof(LocalXact, steps) - offsetof(LocalXact, top_aborted));
+		   offsetof(LocalXact, rec.readonly) - offsetof(LocalXact, top_aborted));
 	xact.housekeeping = true;
 	xact.start = start;
 	xact.span_start = start;
 	xact.last_mark = start;
 	if (unlikely(explicit_lxid != InvalidLocalTransactionId))
 	{
-		xact.explicit_block = explicit_lxid == pgxt_my_lxid();
-		xact.housekeeping = !xact.explicit_block;
+		xact.rec.explicit_block = explicit_lxid == pgxt_my_lxid();
+		xact.housekeeping = !xact.rec.explicit_block;
 		explicit_lxid = InvalidLocalTransactionId;
 	}
 
@@ -548,15 +546,15 @@ xact_open(TimestampTz start, PgxtSlotState state, bool publish)
 static pg_attribute_always_inline void
 note_gap(int64 gap_us)
 {
-	if (gap_us > xact.max_idle_us)
-		xact.max_idle_us = gap_us;
+	if (gap_us > xact.rec.max_idle_us)
+		xact.rec.max_idle_us = gap_us;
 	if (gap_us > 0)
 	{
-		xact.any_idle = true;
-		if (xact.nsteps > 0)
-			xact.steps[xact.nsteps - 1].idle_us += gap_us;
+		xact.rec.idle = true;
+		if (xact.rec.nsteps > 0)
+			xact.steps[xact.rec.nsteps - 1].idle_us += gap_us;
 		else
-			xact.first_gap_us += gap_us;
+			xact.rec.first_gap_us += gap_us;
 	}
 }
 
@@ -568,15 +566,15 @@ note_gap(int64 gap_us)
 static pg_attribute_always_inline void
 step_begin(uint64 queryid)
 {
-	xact.fingerprint = hash_combine64(xact.fingerprint, queryid);
-	if (likely(xact.nsteps < PGXT_FP_STEPS))
+	xact.rec.fingerprint = hash_combine64(xact.rec.fingerprint, queryid);
+	if (likely(xact.rec.nsteps < PGXT_FP_STEPS))
 	{
-		xact.steps[xact.nsteps].queryid = queryid;
-		xact.steps[xact.nsteps].idle_us = 0;
-		xact.nsteps++;
+		xact.steps[xact.rec.nsteps].queryid = queryid;
+		xact.steps[xact.rec.nsteps].idle_us = 0;
+		xact.rec.nsteps++;
 	}
 	else
-		xact.steps_truncated = true;
+		xact.rec.steps_truncated = true;
 }
 
 /*
@@ -596,7 +594,7 @@ xact_move(PgxtSlotState to, TimestampTz at, bool publish)
 		{
 			/* a span ends: the server waits for the client from now */
 			if (at > xact.span_start)
-				xact.active_us += at - xact.span_start;
+				xact.rec.active_us += at - xact.span_start;
 			xact.last_mark = Max(at, xact.span_start);
 			if (unlikely(pgxt_enforce_attention))
 				pgxt_enforce_gap_begin(xact.last_mark, xact.start);
@@ -656,7 +654,7 @@ key_refresh(void)
 static pg_attribute_always_inline void
 xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 {
-	PgxtXactEnd x;				/* its address is never taken: no stack guard */
+	PgxtXactEnd *x = &xact.rec;
 	bool		housekeeping;
 	bool		added = false;
 	bool		flush_due = false;
@@ -664,31 +662,22 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 	if (xact.state == PGXT_STATE_ACTIVE)
 	{
 		if (end > xact.span_start)
-			xact.active_us += end - xact.span_start;
+			x->active_us += end - xact.span_start;
 	}
 	else if (end > xact.last_mark)
 	{
 		if (tail_active)
-			xact.active_us += end - xact.last_mark;
+			x->active_us += end - xact.last_mark;
 		else
 			note_gap(end - xact.last_mark);
 	}
-	x.end = end;
-	x.hold_us = Max(end - xact.start, 0);
-	x.active_us = Min(xact.active_us, x.hold_us);
-	x.max_idle_us = Min(xact.max_idle_us, x.hold_us - x.active_us);
-	x.statements = xact.statements;
-	x.committed = committed;
-	x.explicit_block = xact.explicit_block;
-	x.readonly = xact.top_aborted ? xact.readonly :
-		!TransactionIdIsValid(GetTopTransactionIdIfAny());
-	x.timed_out = false;
-	x.fingerprint = xact.fingerprint;
-	x.nsteps = xact.nsteps;
-	x.steps_truncated = xact.steps_truncated;
-	x.idle = xact.nsteps > 0 && xact.any_idle;
-	x.first_gap_us = xact.first_gap_us;
-	x.steps = xact.steps;
+	x->end = end;
+	x->hold_us = Max(end - xact.start, 0);
+	x->active_us = Min(x->active_us, x->hold_us);
+	x->max_idle_us = Min(x->max_idle_us, x->hold_us - x->active_us);
+	x->committed = committed;
+	if (!xact.top_aborted)
+		x->readonly = !TransactionIdIsValid(GetTopTransactionIdIfAny());
 
 	/* the key is as of the last statement: a failed block's is kept */
 	if (!xact.top_aborted)
@@ -702,7 +691,7 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 		key_refresh();
 	if (unlikely(pgxt_enforce_attention))
 	{
-		x.timed_out = pgxt_enforce_verdict() != PGXT_TIMEOUT_NONE;
+		x->timed_out = pgxt_enforce_verdict() != PGXT_TIMEOUT_NONE;
 		pgxt_enforce_xact_end();
 	}
 	housekeeping = xact.housekeeping;
@@ -710,10 +699,10 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 	SpinLockAcquire(&my_slot->mutex);
 	/* the watchdog reported it, in log mode */
 	if (unlikely(my_slot->logged_xact_start != 0))
-		x.timed_out |= my_slot->logged_xact_start == xact.start;
+		x->timed_out |= my_slot->logged_xact_start == xact.start;
 	if (likely(!housekeeping))
 	{
-		added = pgxt_slot_add_xact(my_slot, &owner, &xact_key, &x);
+		added = pgxt_slot_add_xact(my_slot, &owner, &xact_key, x);
 		flush_due = pgxt_slot_flush_due(my_slot);
 	}
 	my_slot->state = PGXT_STATE_NONE;
@@ -731,7 +720,7 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 		if (housekeeping)
 			pgxt_store_count_housekeeping();
 		else
-			pgxt_store_add_waiting(my_slot, &owner, &xact_key, x);
+			pgxt_store_add_waiting(my_slot, &owner, &xact_key, *x);
 	}
 	else if (unlikely(flush_due))
 		(void) pgxt_store_flush(my_slot, &owner, false);
@@ -817,7 +806,7 @@ statement_begin(const PlannedStmt *stmt, const char *text, bool utility)
 			if (xact.state != PGXT_STATE_ACTIVE)
 			{
 				/* outside a BEGIN block there is no gap: all of it is active */
-				xact_move(PGXT_STATE_ACTIVE, xact.explicit_block ?
+				xact_move(PGXT_STATE_ACTIVE, xact.rec.explicit_block ?
 						  GetCurrentStatementStartTimestamp() : xact.last_mark,
 						  false);
 			}
@@ -833,7 +822,7 @@ statement_begin(const PlannedStmt *stmt, const char *text, bool utility)
 		/* the core's query id is int64 from 18, uint64 before */
 		uint64		queryid = (uint64) stmt->queryId;
 
-		xact.statements++;
+		xact.rec.statements++;
 		if (queryid != xact.queryid)
 		{
 			xact.queryid = queryid;
@@ -883,7 +872,7 @@ statement_resume(void)
 static inline void
 statement_done(void)
 {
-	if (xact.explicit_block && xact.state == PGXT_STATE_ACTIVE)
+	if (xact.rec.explicit_block && xact.state == PGXT_STATE_ACTIVE)
 	{
 		note_tag_setting();
 		xact_move(PGXT_STATE_IDLE, GetCurrentTimestamp(), true);
@@ -927,7 +916,7 @@ note_error_tag(void)
 	if (unlikely(error_tag_valid))
 	{
 		error_tag_valid = false;
-		if (error_tag_statements == xact.statements)
+		if (error_tag_statements == xact.rec.statements)
 			set_xact_tag(error_tag);
 	}
 }
@@ -970,7 +959,7 @@ pgxt_post_parse_analyze(PGXT_POST_PARSE_ANALYZE_PARAMS)
 
 	if (pstate->p_paramref_hook != NULL && xact.state == PGXT_STATE_IDLE &&
 		nesting_level == 0 && backend_tracking == BACKEND_TRACKED &&
-		xact.explicit_block && pstate->p_sourcetext == debug_query_string)
+		xact.rec.explicit_block && pstate->p_sourcetext == debug_query_string)
 	{
 		xact_move(PGXT_STATE_ACTIVE, GetCurrentStatementStartTimestamp(), true);
 		request_loop_top();
@@ -995,7 +984,7 @@ extended_protocol_seen(void)
 		post_parse_analyze_hook = pgxt_post_parse_analyze;
 		parse_hook_installed = true;
 	}
-	if (xact.explicit_block)
+	if (xact.rec.explicit_block)
 		request_loop_top();
 }
 
@@ -1066,9 +1055,26 @@ run_executor(PGXT_EXECUTORRUN_PARAMS)
 }
 
 /*
+ * The client's statement whose plan ExecutorRun is about to run, in the
+ * uncommon cases: a copy of the client's text (a portal run by a later
+ * Execute), or no span of it running.  Returns whether the statement's
+ * span ends when the run returns (see pgxt_ExecutorRun).
+ */
+static pg_noinline bool
+executor_run_begin(QueryDesc *queryDesc)
+{
+	if (client_text(queryDesc->sourceText) == NOT_CLIENT_TEXT)
+		return false;
+	statement_resume();
+	return xact.rec.explicit_block && ends_with_run(queryDesc);
+}
+
+/*
  * ExecutorRun hook: runs a query's plan; nested queries run inside it.  A
  * query is the client's statement when the core runs its text for the
- * client.
+ * client.  Most often it is the message's own text and its span runs
+ * already (ExecutorStart opened it): then only a plain SELECT in a block
+ * opened by BEGIN has anything to do after the run, end its span.
  *
  * No PG_TRY here: after an error that leaves a top-level call, the abort
  * callbacks reset nesting_level (see abort_at_client_level and
@@ -1077,7 +1083,7 @@ run_executor(PGXT_EXECUTORRUN_PARAMS)
 static void
 pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 {
-	bool		client;
+	bool		span_ends;
 
 	if (nesting_level > 0 || !tracking_backend())
 	{
@@ -1085,14 +1091,16 @@ pgxt_ExecutorRun(PGXT_EXECUTORRUN_PARAMS)
 		return;
 	}
 
-	client = client_text(queryDesc->sourceText) != NOT_CLIENT_TEXT;
-	if (client)
-		statement_resume();
+	if (likely(queryDesc->sourceText == debug_query_string &&
+			   xact.state == PGXT_STATE_ACTIVE && debug_query_string != NULL))
+		span_ends = xact.rec.explicit_block && ends_with_run(queryDesc);
+	else
+		span_ends = executor_run_begin(queryDesc);
 	nesting_level = 1;
 	run_executor(PGXT_EXECUTORRUN_ARGS);
 	nesting_end();
 
-	if (client && xact.explicit_block && ends_with_run(queryDesc))
+	if (span_ends)
 		statement_done();
 }
 
@@ -1200,7 +1208,7 @@ transaction_statement(TransactionStmt *stmt, PGXT_PROCESSUTILITY_PARAMS)
 				xact_open(GetCurrentTransactionStartTimestamp(), PGXT_STATE_IDLE, true);
 			if (xact.state != PGXT_STATE_NONE)
 			{
-				xact.explicit_block = true;
+				xact.rec.explicit_block = true;
 				xact.housekeeping = false;
 			}
 			else
@@ -1393,11 +1401,11 @@ xact_end_event(XactEvent event)
 			now = GetCurrentTimestamp();
 			if (nesting_level == 0)
 				note_error_tag();
-			if (xact.explicit_block && !xact.end_requested &&
+			if (xact.rec.explicit_block && !xact.end_requested &&
 				!xact.top_aborted && nesting_level == 0)
 			{
 				/* a failed block: held until the client's ROLLBACK */
-				xact.readonly = !TransactionIdIsValid(GetTopTransactionIdIfAny());
+				xact.rec.readonly = !TransactionIdIsValid(GetTopTransactionIdIfAny());
 				xact.top_aborted = true;
 				xact_move(PGXT_STATE_ABORTED, now, true);
 			}
@@ -1483,7 +1491,7 @@ loop_top(void *arg)
 	if (error_context_stack == NULL)
 		error_context_stack = &error_callback;
 	error_callback_installed = error_context_stack == &error_callback;
-	if (xact.state == PGXT_STATE_ACTIVE && xact.explicit_block &&
+	if (xact.state == PGXT_STATE_ACTIVE && xact.rec.explicit_block &&
 		!xact.end_requested && nesting_level == 0)
 		xact_move(PGXT_STATE_IDLE, GetCurrentTimestamp(), true);
 	if (unlikely(pgxt_enforce_attention))
@@ -1516,7 +1524,7 @@ error_reported(void *arg)
 										   pgxt_tag_comment_key,
 										   error_tag, sizeof(error_tag));
 		error_tag_statements =
-			xact.state == PGXT_STATE_NONE ? 0 : xact.statements;
+			xact.state == PGXT_STATE_NONE ? 0 : xact.rec.statements;
 	}
 	if (unlikely(pgxt_enforce_attention))
 		(void) pgxt_enforce_error_report();

@@ -551,20 +551,24 @@ typedef struct FoldState
 
 /*
  * A pending list's histogram buckets, ordered by group: group g's are
- * buckets[start[g]] to buckets[start[g + 1] - 1], so that each merge reads
- * its own and no other.
+ * order[start[g]] to order[start[g + 1] - 1], so that each merge reads its
+ * own and no other.  order is the list's own array when that is in order
+ * already (one group, or groups that never came back once another began),
+ * else sorted, which is kept in sorted.
  */
 typedef struct GroupBuckets
 {
-	uint16		buckets[PGXT_PENDING_MAX];
+	const uint16 *order;
 	uint8		start[PGXT_PENDING_GROUPS + 1];
+	uint16		sorted[PGXT_PENDING_MAX];
 } GroupBuckets;
 
 StaticAssertDecl(PGXT_PENDING_MAX <= PG_UINT8_MAX,
 				 "a pending list's positions must fit in GroupBuckets.start");
 
 /*
- * Order list's buckets by group into gb (a counting sort).
+ * Order list's buckets by group into gb: in place when they are in order,
+ * else by a counting sort.
  */
 static void
 group_buckets(const PendingList *list, GroupBuckets *gb)
@@ -573,10 +577,26 @@ group_buckets(const PendingList *list, GroupBuckets *gb)
 	int			g;
 	int			i;
 	int			pos = 0;
+	int			previous = 0;
+	bool		in_order = true;
+
+	gb->order = list->buckets;
+	gb->start[0] = 0;
+	if (list->ngroups <= 1)
+	{
+		gb->start[list->ngroups] = (uint8) list->nbuckets;
+		return;
+	}
 
 	memset(next, 0, sizeof(next));
 	for (i = 0; i < list->nbuckets; i++)
-		next[list->bucket_groups[i]]++;
+	{
+		int			group = list->bucket_groups[i];
+
+		next[group]++;
+		in_order &= group >= previous;
+		previous = group;
+	}
 	for (g = 0; g < list->ngroups; g++)
 	{
 		int			count = next[g];
@@ -586,8 +606,11 @@ group_buckets(const PendingList *list, GroupBuckets *gb)
 		pos += count;
 	}
 	gb->start[list->ngroups] = (uint8) pos;
+	if (in_order)
+		return;
 	for (i = 0; i < list->nbuckets; i++)
-		gb->buckets[next[list->bucket_groups[i]]++] = list->buckets[i];
+		gb->sorted[next[list->bucket_groups[i]]++] = list->buckets[i];
+	gb->order = gb->sorted;
 }
 
 /*
@@ -610,7 +633,7 @@ static void
 run_flush(MainRun *run, const GroupBuckets *gb)
 {
 	if (run->entry != NULL)
-		entry_merge(run->entry, &run->sums, &gb->buckets[gb->start[run->first]],
+		entry_merge(run->entry, &run->sums, &gb->order[gb->start[run->first]],
 					gb->start[run->last + 1] - gb->start[run->first]);
 	run->entry = NULL;
 }
@@ -653,7 +676,7 @@ fold_fp(const PendingList *list, const GroupBuckets *gb, int g,
 	const PgxtPendingGroup *group = &list->groups[g];
 
 	if (fp_entry != NULL)
-		pgxt_fp_merge(fp_entry, group, &gb->buckets[gb->start[g]],
+		pgxt_fp_merge(fp_entry, group, &gb->order[gb->start[g]],
 					  gb->start[g + 1] - gb->start[g],
 					  list->keys[group->key_index].tag);
 }

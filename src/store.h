@@ -104,21 +104,22 @@ typedef struct PgxtStep
 /* A finished transaction, as the hot path describes it to the store. */
 typedef struct PgxtXactEnd
 {
-	TimestampTz end;
-	int64		hold_us;
+	/* summed or noted as it runs (zeroed when it opens) */
 	int64		active_us;
 	int64		max_idle_us;
 	int64		statements;
-	bool		committed;
-	bool		explicit_block;
-	bool		readonly;
-	bool		timed_out;
-	/* its fingerprint (0: none) and steps */
-	uint64		fingerprint;
-	int			nsteps;
-	bool		steps_truncated;	/* it had more steps than kept */
-	bool		idle;			/* some step's idle time is not 0 */
+	uint64		fingerprint;	/* of its steps (0: none) */
 	int64		first_gap_us;	/* idle before its first step */
+	int			nsteps;
+	bool		explicit_block;
+	bool		steps_truncated;	/* it had more steps than kept */
+	bool		idle;			/* some idle gap (its steps' idle times) */
+	bool		timed_out;
+	/* set at its end */
+	bool		readonly;
+	bool		committed;
+	TimestampTz end;
+	int64		hold_us;
 	const PgxtStep *steps;
 } PgxtXactEnd;
 

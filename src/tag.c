@@ -554,11 +554,10 @@ scan_to_end(const char *base, const char *p, const char *end,
 
 /*
  * True if the line holding position p of the string starting at base has
- * "--" before p.  Out of line: the quick test calls it only when a ';'
- * ends the line before a statement.
+ * "--" before p.
  */
-bool
-pgxt_line_has_dashes(const char *base, const char *p)
+static bool
+line_has_dashes(const char *base, const char *p)
 {
 	const char *q;
 
@@ -569,6 +568,84 @@ pgxt_line_has_dashes(const char *base, const char *p)
 	}
 	return false;
 }
+
+/*
+ * The quick test (pgxt_comment_possible, tag.h) in full: may the statement
+ * at [location, location + length) of text (length 0: to the end) have a comment that
+ * pgxt_comment_tag reads?  Only then is that worth calling.  False only
+ * when it has none: the statement's text neither opens nor closes with
+ * "/" "*" or "*" "/" (semicolons and whitespace aside), nothing but
+ * whitespace separates it from the ';' before it or from the string's
+ * start (18 starts a statement at its first token, so a comment before it
+ * lies outside the range), and no comment follows its ';'.  Any byte from
+ * 1 to ' ' counts as space here: a false "maybe" costs only the exact
+ * parse.  For location -1 (the whole string, when the statement's place
+ * is not known) any block comment is a "maybe".
+ */
+bool
+pgxt_comment_possible_full(const char *text, int location, int length)
+{
+	const unsigned char *stmt;
+	const unsigned char *end;
+	const unsigned char *p;
+
+	if (text == NULL)
+		return false;
+	if (location < 0)
+		return strstr(text, "/*") != NULL;
+	stmt = (const unsigned char *) text + location;
+	if (length > 0)
+	{
+		/*
+		 * a comment after the statement's ';': most often the string ends
+		 * just after it, or after one more byte of space, which a few reads
+		 * tell
+		 */
+		end = stmt + length;
+		if (end[0] != '\0' && end[1] != '\0' &&
+			(end[2] != '\0' || end[1] > ' '))
+		{
+			for (p = end; *p == ';' || (unsigned char) (*p - 1) < ' '; p++)
+				;
+			if ((p[0] == '/' && p[1] == '*') || (p[0] == '-' && p[1] == '-'))
+				return true;
+		}
+	}
+	else
+		end = stmt + strlen((const char *) stmt);
+
+	/* the statement's own text opens or closes with a comment */
+	for (p = stmt; (unsigned char) (*p - 1) < ' '; p++)
+		;
+	if (end - p >= 4)
+	{
+		if (p[0] == '/' && p[1] == '*')
+			return true;
+		while (end[-1] <= ' ' || end[-1] == ';')
+			end--;
+		if (end[-1] == '/' && end - p >= 2 && end[-2] == '*')
+			return true;
+	}
+
+	/*
+	 * a comment between the last ';' and the statement; a ';' that ends the
+	 * line before may be inside a line comment
+	 */
+	if (location > 0)
+	{
+		const unsigned char *base = (const unsigned char *) text;
+		bool		newline = false;
+
+		for (p = stmt; p > base && p[-1] <= ' '; p--)
+			newline |= (p[-1] == '\n' || p[-1] == '\r');
+		if (p > base &&
+			(p[-1] != ';' ||
+			 (newline && line_has_dashes(text, (const char *) p - 1))))
+			return true;
+	}
+	return false;
+}
+
 
 /*
  * Start of the leading run of the statement whose text begins at stmt:
@@ -599,7 +676,7 @@ leading_run_start(const char *base, const char *stmt)
 	}
 	/* a ';' on the statement's line cannot be inside a line comment */
 	if (p == base ||
-		(p[-1] == ';' && !(newline && pgxt_line_has_dashes(base, p - 1))))
+		(p[-1] == ';' && !(newline && line_has_dashes(base, p - 1))))
 		return p;
 
 	for (candidate = stmt; candidate > base; candidate--)
@@ -608,7 +685,7 @@ leading_run_start(const char *base, const char *stmt)
 			continue;
 		if (only_comments(base, candidate, stmt, &line_comment))
 		{
-			if (!line_comment && !pgxt_line_has_dashes(base, candidate - 1))
+			if (!line_comment && !line_has_dashes(base, candidate - 1))
 				return candidate;
 			break;
 		}

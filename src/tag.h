@@ -26,84 +26,50 @@
 #include "postgres_extension.h"
 
 PGXT_BEGIN_INTERNAL
-extern bool pgxt_line_has_dashes(const char *base, const char *p);
+extern bool pgxt_comment_possible_full(const char *text, int location,
+									  int length);
 PGXT_END_INTERNAL
 
 /*
  * Quick test, inline on the hot path: may the statement at [location,
  * location + length) of text (length 0: to the end) have a comment that
- * pgxt_comment_tag reads?  Only then is that worth calling.  False only
- * when it has none: the statement's text neither opens nor closes with
- * "/" "*" or "*" "/" (semicolons and whitespace aside), nothing but
- * whitespace separates it from the ';' before it or from the string's
- * start (18 starts a statement at its first token, so a comment before it
- * lies outside the range), and no comment follows its ';'.  Any byte from
- * 1 to ' ' counts as space here: a false "maybe" costs only the exact
- * parse.  For location -1 (the whole string, when the statement's place
- * is not known) any block comment is a "maybe".
+ * pgxt_comment_tag reads?  Only then is that worth calling.  The usual
+ * case is told here; pgxt_comment_possible_full (tag.c) tells the rest and
+ * says what "may" means.
  */
 static pg_attribute_always_inline bool
 pgxt_comment_possible(const char *text, int location, int length)
 {
-	const unsigned char *stmt;
+	const unsigned char *stmt = (const unsigned char *) text;
 	const unsigned char *end;
-	const unsigned char *p;
-
-	if (text == NULL)
-		return false;
-	if (location < 0)
-		return strstr(text, "/*") != NULL;
-	stmt = (const unsigned char *) text + location;
-	if (length > 0)
-	{
-		/*
-		 * a comment after the statement's ';': most often the string ends
-		 * just after it, or after one more byte of space, which a few reads
-		 * tell
-		 */
-		end = stmt + length;
-		if (end[0] != '\0' && end[1] != '\0' &&
-			(end[2] != '\0' || end[1] > ' '))
-		{
-			for (p = end; *p == ';' || (unsigned char) (*p - 1) < ' '; p++)
-				;
-			if ((p[0] == '/' && p[1] == '*') || (p[0] == '-' && p[1] == '-'))
-				return true;
-		}
-	}
-	else
-		end = stmt + strlen((const char *) stmt);
-
-	/* the statement's own text opens or closes with a comment */
-	for (p = stmt; (unsigned char) (*p - 1) < ' '; p++)
-		;
-	if (end - p >= 4)
-	{
-		if (p[0] == '/' && p[1] == '*')
-			return true;
-		while (end[-1] <= ' ' || end[-1] == ';')
-			end--;
-		if (end[-1] == '/' && end - p >= 2 && end[-2] == '*')
-			return true;
-	}
 
 	/*
-	 * a comment between the last ';' and the statement; a ';' that ends the
-	 * line before may be inside a line comment
+	 * The usual case, a query string of one statement: it opens and closes
+	 * with neither a comment, nor space, nor a ';', and at most its ';' and
+	 * a space follow it.  Anything else takes the full test.
 	 */
-	if (location > 0)
+	if (likely(text != NULL && location == 0))
 	{
-		const unsigned char *base = (const unsigned char *) text;
-		bool		newline = false;
+		if (length > 0)
+		{
+			end = stmt + length;
+			if (end[0] != '\0' && end[1] != '\0' &&
+				(end[2] != '\0' || end[1] > ' '))
+				return pgxt_comment_possible_full(text, location, length);
+		}
+		else
+			end = stmt + strlen(text);
+		if (end > stmt)
+		{
+			unsigned char first = stmt[0];
+			unsigned char last = end[-1];
 
-		for (p = stmt; p > base && p[-1] <= ' '; p--)
-			newline |= (p[-1] == '\n' || p[-1] == '\r');
-		if (p > base &&
-			(p[-1] != ';' ||
-			 (newline && pgxt_line_has_dashes(text, (const char *) p - 1))))
-			return true;
+			if (first > ' ' && first != '/' &&
+				last > ' ' && last != '/' && last != ';')
+				return false;
+		}
 	}
-	return false;
+	return pgxt_comment_possible_full(text, location, length);
 }
 
 PGXT_BEGIN_INTERNAL
