@@ -720,7 +720,7 @@ xact_finish_inline(bool committed, TimestampTz end, bool tail_active)
 		if (housekeeping)
 			pgxt_store_count_housekeeping();
 		else
-			pgxt_store_add_waiting(my_slot, &owner, &xact_key, *x);
+			pgxt_store_add_waiting(my_slot, &owner, &xact_key, x);
 	}
 	else if (unlikely(flush_due))
 		(void) pgxt_store_flush(my_slot, &owner, false);

@@ -434,11 +434,20 @@ double
 pgxt_sums_merge_var(const PgxtSums *sums, double sum_var, int64 count,
 					int64 total_us)
 {
-	double		mean_shifted = (double) (sums->hold_us - sums->n * sums->shift) /
-		sums->n;
-	double		batch_var = sums->sum_sq_shifted - sums->n * mean_shifted * mean_shifted;
+	double		mean_shifted;
+	double		batch_var;
 	double		delta;
 
+	if (sums->n == 1)
+	{
+		/* one transaction, whose hold time is the shift: no deviation */
+		if (count == 0)
+			return 0.0;
+		delta = (double) sums->hold_us - (double) total_us / count;
+		return sum_var + delta * delta * count / (count + 1);
+	}
+	mean_shifted = (double) (sums->hold_us - sums->n * sums->shift) / sums->n;
+	batch_var = sums->sum_sq_shifted - sums->n * mean_shifted * mean_shifted;
 	batch_var = Max(batch_var, 0.0);
 	if (count == 0)
 		return batch_var;
@@ -493,9 +502,12 @@ sums_combine(PgxtSums *acc, const PgxtSums *add)
 {
 	double		d = (double) (add->shift - acc->shift);
 
-	acc->sum_sq_shifted += add->sum_sq_shifted +
-		2.0 * d * (double) (add->hold_us - add->n * add->shift) +
-		add->n * d * d;
+	if (add->n == 1)
+		acc->sum_sq_shifted += d * d;	/* its one hold time is its shift */
+	else
+		acc->sum_sq_shifted += add->sum_sq_shifted +
+			2.0 * d * (double) (add->hold_us - add->n * add->shift) +
+			add->n * d * d;
 	acc->n += add->n;
 	acc->commits += add->commits;
 	acc->hold_us += add->hold_us;
@@ -909,19 +921,20 @@ pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
  */
 int
 pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
-					  PgxtXactEnd xv)
+					  const PgxtXactEnd *x)
 {
-	const PgxtXactEnd *x = &xv;
 	PgxtPendingGroup *group;
+	uint64		fingerprint = x->fingerprint;
+	int			ngroups = slot->npending_groups;
 	int			g;
 
-	for (g = 0; g < slot->npending_groups; g++)
+	for (g = 0; g < ngroups; g++)
 	{
 		group = &slot->pending_groups[g];
-		if (group->fingerprint == x->fingerprint && group->key_index == key_index)
+		if (group->fingerprint == fingerprint && group->key_index == key_index)
 		{
 			owner->group_index = g;
-			owner->group_fingerprint = x->fingerprint;
+			owner->group_fingerprint = fingerprint;
 			return g;
 		}
 	}
@@ -931,21 +944,23 @@ pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
 	group = &slot->pending_groups[g];
 	memset(group, 0, offsetof(PgxtPendingGroup, queryids));
 	group->key_index = (uint8) key_index;
-	group->fingerprint = x->fingerprint;
+	group->fingerprint = fingerprint;
 	group->sums.shift = x->hold_us;
 	group->sums.min_hold_us = PG_INT64_MAX;
-	if (x->fingerprint != 0)
+	if (fingerprint != 0)
 	{
+		const PgxtStep *steps = x->steps;
+		int			nsteps = x->nsteps;
 		int			i;
 
-		group->nsteps = (uint8) x->nsteps;
+		group->nsteps = (uint8) nsteps;
 		group->steps_truncated = x->steps_truncated;
-		for (i = 0; i < x->nsteps; i++)
-			group->queryids[i] = x->steps[i].queryid;
+		for (i = 0; i < nsteps; i++)
+			group->queryids[i] = steps[i].queryid;
 	}
 	slot->npending_groups = g + 1;
 	owner->group_index = g;
-	owner->group_fingerprint = x->fingerprint;
+	owner->group_fingerprint = fingerprint;
 	return g;
 }
 
@@ -957,12 +972,12 @@ pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
  */
 void
 pgxt_store_add_waiting(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
-					   PgxtXactEnd x)
+					   const PgxtXactEnd *x)
 {
 	if (!pgxt_store_flush(slot, owner, false))
 		(void) pgxt_store_flush(slot, owner, true);
 	SpinLockAcquire(&slot->mutex);
-	(void) pgxt_slot_add_xact(slot, owner, key, &x);
+	(void) pgxt_slot_add_xact(slot, owner, key, x);
 	SpinLockRelease(&slot->mutex);
 }
 

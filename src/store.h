@@ -346,9 +346,9 @@ extern PgxtSlot *pgxt_store_slot(int index);
 extern int	pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner,
 								const PgxtKey *key);
 extern int	pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner,
-								  int key_index, PgxtXactEnd x);
+								  int key_index, const PgxtXactEnd *x);
 extern void pgxt_store_add_waiting(PgxtSlot *slot, PgxtOwner *owner,
-								   const PgxtKey *key, PgxtXactEnd x);
+								   const PgxtKey *key, const PgxtXactEnd *x);
 extern void pgxt_store_count_housekeeping(void);
 extern bool pgxt_store_flush(PgxtSlot *slot, PgxtOwner *owner, bool wait);
 extern void pgxt_store_foreach(PgxtEntryVisitor visitor, void *arg);
@@ -442,7 +442,7 @@ pgxt_slot_add_xact(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
 			if (k < 0)
 				return false;
 		}
-		g = pgxt_slot_group_index(slot, owner, k, *x);
+		g = pgxt_slot_group_index(slot, owner, k, x);
 		if (g < 0)
 			return false;
 	}
