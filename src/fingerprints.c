@@ -106,6 +106,42 @@ fp_hash_fn(const void *key, Size keysize)
 }
 
 /*
+ * The key comparison of the fingerprints' table (0: equal): the
+ * fingerprint first, which tells most keys of one bucket apart, then the
+ * application_name eight bytes at a time up to the word that ends it (keys
+ * are zero-padded, so the words after it are zero in both).
+ */
+static int
+fp_key_match(const void *key1, const void *key2, Size keysize)
+{
+	const PgxtFpKey *a = (const PgxtFpKey *) key1;
+	const PgxtFpKey *b = (const PgxtFpKey *) key2;
+	int			i;
+
+	if (a->fingerprint != b->fingerprint || a->dbid != b->dbid ||
+		a->userid != b->userid)
+		return 1;
+	for (i = 0; i < NAMEDATALEN; i += sizeof(uint64))
+	{
+		uint64		word_a;
+		uint64		word_b;
+
+		memcpy(&word_a, a->appname + i, sizeof(uint64));
+		memcpy(&word_b, b->appname + i, sizeof(uint64));
+		if (word_a != word_b)
+			return 1;
+		/* a zero byte in the word: the name ends in it */
+		if (((word_a - UINT64CONST(0x0101010101010101)) & ~word_a &
+			 UINT64CONST(0x8080808080808080)) != 0)
+			return 0;
+	}
+	return 0;
+}
+
+StaticAssertDecl(NAMEDATALEN % sizeof(uint64) == 0,
+				 "fp_key_match compares application_name in 8-byte words");
+
+/*
  * Done in _PG_init: with fingerprints = on, ask the core to compute query
  * ids (14 and later; 13 has none).
  */
@@ -174,9 +210,10 @@ pgxt_fp_startup(void)
 	info.keysize = sizeof(PgxtFpKey);
 	info.entrysize = sizeof(PgxtFpEntry);
 	info.hash = fp_hash_fn;
+	info.match = fp_key_match;
 	fp_hash = ShmemInitHash("postgres_extension fingerprints hash",
 							pgxt_fp_max_entries, pgxt_fp_max_entries,
-							&info, HASH_ELEM | HASH_FUNCTION);
+							&info, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE);
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -925,17 +925,24 @@ pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
 {
 	PgxtPendingGroup *group;
 	uint64		fingerprint = x->fingerprint;
+	uint64		filter_bit = UINT64CONST(1) << (fingerprint % 64);
 	int			ngroups = slot->npending_groups;
-	int			g;
+	int			g = ngroups;
 
-	for (g = 0; g < ngroups; g++)
+	if (ngroups == 0)
+		owner->group_filter = 0;	/* the list was emptied */
+	else if (owner->group_filter & filter_bit)
 	{
-		group = &slot->pending_groups[g];
-		if (group->fingerprint == fingerprint && group->key_index == key_index)
+		for (g = 0; g < ngroups; g++)
 		{
-			owner->group_index = g;
-			owner->group_fingerprint = fingerprint;
-			return g;
+			group = &slot->pending_groups[g];
+			if (group->fingerprint == fingerprint &&
+				group->key_index == key_index)
+			{
+				owner->group_index = g;
+				owner->group_fingerprint = fingerprint;
+				return g;
+			}
 		}
 	}
 	if (g == PGXT_PENDING_GROUPS)
@@ -961,6 +968,7 @@ pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
 	slot->npending_groups = g + 1;
 	owner->group_index = g;
 	owner->group_fingerprint = fingerprint;
+	owner->group_filter |= filter_bit;
 	return g;
 }
 

@@ -275,6 +275,9 @@ typedef struct PgxtOwner
 								 * below the slot's npending_groups, until
 								 * the key changes */
 	uint64		group_fingerprint;	/* that group's */
+	uint64		group_filter;	/* bit fingerprint % 64 set for every
+								 * pending group (and maybe a few more):
+								 * a clear bit needs no search */
 	PgxtKey		cached_key;
 	void	   *cached_entry;
 	uint64		cached_generation;
