@@ -915,15 +915,18 @@ pgxt_slot_key_index(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key)
 
 /*
  * The index of the group of x (key key_index, x's fingerprint) among
- * slot's pending groups, added if absent (its query ids taken from x's
- * steps), remembered by owner; -1 when the groups are full.  Caller, the
- * slot's owner, holds the slot's spinlock.
+ * slot's pending groups, remembered by owner.  If there is none, a new
+ * group starts with x in it (its sums, its query ids and idle times) and
+ * PGXT_PENDING_GROUPS plus its index is returned: x is added already.  -1
+ * when the groups are full.  Caller, the slot's owner, holds the slot's
+ * spinlock.
  */
 int
 pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
 					  const PgxtXactEnd *x)
 {
 	PgxtPendingGroup *group;
+	PgxtSums   *sums;
 	uint64		fingerprint = x->fingerprint;
 	uint64		filter_bit = UINT64CONST(1) << (fingerprint % 64);
 	int			ngroups = slot->npending_groups;
@@ -948,12 +951,29 @@ pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
 	if (g == PGXT_PENDING_GROUPS)
 		return -1;
 
+	/* the group starts with x alone: its sums are x's */
 	group = &slot->pending_groups[g];
-	memset(group, 0, offsetof(PgxtPendingGroup, queryids));
 	group->key_index = (uint8) key_index;
+	group->idle = false;
+	group->steps_truncated = false;
+	group->nsteps = 0;
 	group->fingerprint = fingerprint;
-	group->sums.shift = x->hold_us;
-	group->sums.min_hold_us = PG_INT64_MAX;
+	sums = &group->sums;
+	sums->n = 1;
+	sums->commits = x->committed;
+	sums->hold_us = x->hold_us;
+	sums->active_us = x->active_us;
+	sums->statements = x->statements;
+	sums->explicit_xacts = x->explicit_block;
+	sums->readonly_xacts = x->readonly;
+	sums->timeouts = x->timed_out;
+	sums->min_hold_us = x->hold_us;
+	sums->max_hold_us = x->hold_us;
+	sums->max_idle_us = x->max_idle_us;
+	sums->shift = x->hold_us;
+	sums->sum_sq_shifted = 0.0;
+	sums->last_end = x->end;
+	group->first_gap_us = 0;
 	if (fingerprint != 0)
 	{
 		const PgxtStep *steps = x->steps;
@@ -964,12 +984,14 @@ pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
 		group->steps_truncated = x->steps_truncated;
 		for (i = 0; i < nsteps; i++)
 			group->queryids[i] = steps[i].queryid;
+		if (x->idle)
+			pgxt_group_add_idle(group, x);
 	}
 	slot->npending_groups = g + 1;
 	owner->group_index = g;
 	owner->group_fingerprint = fingerprint;
 	owner->group_filter |= filter_bit;
-	return g;
+	return PGXT_PENDING_GROUPS + g;
 }
 
 /*

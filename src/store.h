@@ -429,9 +429,10 @@ pgxt_slot_add_xact(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
 {
 	int			g = owner->group_index;
 	int			n = slot->npending;
-	PgxtPendingGroup *group;
-	PgxtSums   *s;
-	double		shifted;
+	bool		in_new_group = false;
+
+	if (unlikely(n >= PGXT_PENDING_MAX))
+		return false;
 
 	/* the group it added to last, unless the list was emptied since */
 	if (unlikely(g >= slot->npending_groups ||
@@ -448,31 +449,40 @@ pgxt_slot_add_xact(PgxtSlot *slot, PgxtOwner *owner, const PgxtKey *key,
 		g = pgxt_slot_group_index(slot, owner, k, x);
 		if (g < 0)
 			return false;
+		if (g >= PGXT_PENDING_GROUPS)
+		{
+			/* a new group, which starts with x's sums */
+			g -= PGXT_PENDING_GROUPS;
+			in_new_group = true;
+		}
 	}
-	if (unlikely(n >= PGXT_PENDING_MAX))
-		return false;
 
-	group = &slot->pending_groups[g];
-	s = &group->sums;
-	if (x->hold_us < s->min_hold_us)
-		s->min_hold_us = x->hold_us;
-	shifted = (double) (x->hold_us - s->shift);
-	s->sum_sq_shifted += shifted * shifted;
-	s->n++;
-	s->commits += x->committed;
-	s->hold_us += x->hold_us;
-	s->active_us += x->active_us;
-	s->statements += x->statements;
-	s->explicit_xacts += x->explicit_block;
-	s->readonly_xacts += x->readonly;
-	s->timeouts += x->timed_out;
-	if (x->hold_us > s->max_hold_us)
-		s->max_hold_us = x->hold_us;
-	if (x->max_idle_us > s->max_idle_us)
-		s->max_idle_us = x->max_idle_us;
-	s->last_end = x->end;
-	if (unlikely(x->idle))
-		pgxt_group_add_idle(group, x);
+	if (likely(!in_new_group))
+	{
+		PgxtPendingGroup *group = &slot->pending_groups[g];
+		PgxtSums   *s = &group->sums;
+		double		shifted;
+
+		if (x->hold_us < s->min_hold_us)
+			s->min_hold_us = x->hold_us;
+		shifted = (double) (x->hold_us - s->shift);
+		s->sum_sq_shifted += shifted * shifted;
+		s->n++;
+		s->commits += x->committed;
+		s->hold_us += x->hold_us;
+		s->active_us += x->active_us;
+		s->statements += x->statements;
+		s->explicit_xacts += x->explicit_block;
+		s->readonly_xacts += x->readonly;
+		s->timeouts += x->timed_out;
+		if (x->hold_us > s->max_hold_us)
+			s->max_hold_us = x->hold_us;
+		if (x->max_idle_us > s->max_idle_us)
+			s->max_idle_us = x->max_idle_us;
+		s->last_end = x->end;
+		if (unlikely(x->idle))
+			pgxt_group_add_idle(group, x);
+	}
 
 	slot->pending_buckets[n] = (uint16) pgxt_hist_bucket(x->hold_us);
 	slot->pending_bucket_group[n] = (uint8) g;
