@@ -425,37 +425,6 @@ pgxt_store_count_housekeeping(void)
 }
 
 /*
- * Merge the hold times' sum of squared deviations of sums into sum_var,
- * that of count earlier transactions whose hold times total total_us, and
- * return it: the pairwise formula of Chan, Golub and LeVeque, which stays
- * accurate however long an entry lives.
- */
-double
-pgxt_sums_merge_var(const PgxtSums *sums, double sum_var, int64 count,
-					int64 total_us)
-{
-	double		mean_shifted;
-	double		batch_var;
-	double		delta;
-
-	if (sums->n == 1)
-	{
-		/* one transaction, whose hold time is the shift: no deviation */
-		if (count == 0)
-			return 0.0;
-		delta = (double) sums->hold_us - (double) total_us / count;
-		return sum_var + delta * delta * count / (count + 1);
-	}
-	mean_shifted = (double) (sums->hold_us - sums->n * sums->shift) / sums->n;
-	batch_var = sums->sum_sq_shifted - sums->n * mean_shifted * mean_shifted;
-	batch_var = Max(batch_var, 0.0);
-	if (count == 0)
-		return batch_var;
-	delta = ((double) sums->shift + mean_shifted) - (double) total_us / count;
-	return sum_var + batch_var + delta * delta * count * sums->n / (count + sums->n);
-}
-
-/*
  * Merge groups of a pending list, all of entry's key, into entry: their
  * sums, combined, and the histogram buckets of their transactions,
  * buckets[0..nbuckets).  Takes the entry's spinlock; caller holds
@@ -497,7 +466,7 @@ entry_merge(PgxtEntry *entry, const PgxtSums *sums, const uint16 *buckets,
  * add's hold times, summed shifted by add->shift, are shifted by
  * acc->shift instead.
  */
-static void
+static pg_attribute_always_inline void
 sums_combine(PgxtSums *acc, const PgxtSums *add)
 {
 	double		d = (double) (add->shift - acc->shift);
@@ -655,7 +624,7 @@ run_flush(MainRun *run, const GroupBuckets *gb)
  * run, merging the run first if it is another entry's.  Caller holds
  * pgxt_shared->lock.
  */
-static void
+static pg_attribute_always_inline void
 run_add(MainRun *run, const PendingList *list, const GroupBuckets *gb, int g,
 		PgxtEntry *entry)
 {
@@ -722,6 +691,7 @@ fold_pending(const PendingList *list, PgxtOwner *owner, bool create,
 	uint32		prefix_hash = 0;
 	int			main_key_index = -1;
 	PgxtEntry  *main_entry = NULL;
+	bool		main_key_cached = false;	/* main key is owner's cached_key */
 	MainRun		run;
 	GroupBuckets gb;
 	bool		fp_ready = pgxt_fp_ready();
@@ -753,7 +723,6 @@ fold_pending(const PendingList *list, PgxtOwner *owner, bool create,
 	for (; g < list->ngroups; g++)
 	{
 		const PgxtPendingGroup *group = &list->groups[g];
-		const PgxtKey *key = &list->keys[group->key_index];
 		PgxtEntry  *entry;
 		PgxtFpEntry *fp_entry = NULL;
 
@@ -767,10 +736,16 @@ fold_pending(const PendingList *list, PgxtOwner *owner, bool create,
 			entry = main_entry;
 		else
 		{
+			const PgxtKey *key = &list->keys[group->key_index];
+
+			main_key_cached = false;
 			if (owner != NULL && owner->cached_entry != NULL &&
 				owner->cached_generation == pgxt_shared->generation &&
 				memcmp(&owner->cached_key, key, sizeof(PgxtKey)) == 0)
+			{
 				entry = (PgxtEntry *) owner->cached_entry;
+				main_key_cached = true;
+			}
 			else if (create)
 			{
 				/* the run's entry may be evicted: merge it first */
@@ -798,8 +773,18 @@ fold_pending(const PendingList *list, PgxtOwner *owner, bool create,
 
 				if (fp_key_index != group->key_index)
 				{
-					fp_key_of(key, 0, &fp_key);
-					prefix_hash = pgxt_fp_prefix_hash(&fp_key);
+					fp_key_of(&list->keys[group->key_index], 0, &fp_key);
+					if (main_key_cached && owner->cached_prefix_valid)
+						prefix_hash = owner->cached_prefix_hash;
+					else
+					{
+						prefix_hash = pgxt_fp_prefix_hash(&fp_key);
+						if (main_key_cached)
+						{
+							owner->cached_prefix_hash = prefix_hash;
+							owner->cached_prefix_valid = true;
+						}
+					}
 					fp_key_index = group->key_index;
 				}
 				fp_key.fingerprint = group->fingerprint;
@@ -855,6 +840,7 @@ fold_pending(const PendingList *list, PgxtOwner *owner, bool create,
 		if (entries[g] != owner->cached_entry)
 		{
 			owner->cached_key = list->keys[group->key_index];
+			owner->cached_prefix_valid = false;
 			owner->cached_entry = entries[g];
 			owner->cached_generation = pgxt_shared->generation;
 		}
@@ -958,6 +944,7 @@ pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
 	group->steps_truncated = false;
 	group->nsteps = 0;
 	group->fingerprint = fingerprint;
+	group->first_gap_us = 0;
 	sums = &group->sums;
 	sums->n = 1;
 	sums->commits = x->committed;
@@ -973,19 +960,25 @@ pgxt_slot_group_index(PgxtSlot *slot, PgxtOwner *owner, int key_index,
 	sums->shift = x->hold_us;
 	sums->sum_sq_shifted = 0.0;
 	sums->last_end = x->end;
-	group->first_gap_us = 0;
 	if (fingerprint != 0)
 	{
 		const PgxtStep *steps = x->steps;
 		int			nsteps = x->nsteps;
 		int			i;
 
+		/* its steps, and their idle times (read only when idle is set) */
 		group->nsteps = (uint8) nsteps;
 		group->steps_truncated = x->steps_truncated;
 		for (i = 0; i < nsteps; i++)
+		{
 			group->queryids[i] = steps[i].queryid;
+			group->idle_after_us[i] = steps[i].idle_us;
+		}
 		if (x->idle)
-			pgxt_group_add_idle(group, x);
+		{
+			group->idle = true;
+			group->first_gap_us = x->first_gap_us;
+		}
 	}
 	slot->npending_groups = g + 1;
 	owner->group_index = g;

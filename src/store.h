@@ -281,6 +281,8 @@ typedef struct PgxtOwner
 	PgxtKey		cached_key;
 	void	   *cached_entry;
 	uint64		cached_generation;
+	bool		cached_prefix_valid;	/* cached_prefix_hash is cached_key's */
+	uint32		cached_prefix_hash; /* pgxt_fp_prefix_hash of cached_key */
 	/* likewise for the fingerprint entry last folded into */
 	uint64		cached_fingerprint;
 	void	   *cached_fp_entry;
@@ -372,8 +374,6 @@ extern void pgxt_store_restore_info(const PgxtStoreInfo *info,
 
 extern double pgxt_counters_stddev_hold(const PgxtCounters *counters);
 extern void pgxt_hist_bounds(int bucket, double *lower_us, double *upper_us);
-extern double pgxt_sums_merge_var(const PgxtSums *sums, double sum_var,
-								  int64 count, int64 total_us);
 extern double pgxt_hist_percentile(const uint64 *hist, int64 xacts,
 								   int64 min_hold_us, int64 max_hold_us,
 								   double fraction);
@@ -415,6 +415,38 @@ pgxt_group_add_idle(PgxtPendingGroup *group, const PgxtXactEnd *x)
 	group->first_gap_us += x->first_gap_us;
 	for (i = 0; i < x->nsteps && i < group->nsteps; i++)
 		group->idle_after_us[i] += x->steps[i].idle_us;
+}
+
+/*
+ * Merge the hold times' sum of squared deviations of sums into sum_var,
+ * that of count earlier transactions whose hold times total total_us, and
+ * return it: the pairwise formula of Chan, Golub and LeVeque, which stays
+ * accurate however long an entry lives.  Inline: a fold calls it once per
+ * group, for one transaction's sums more often than not.
+ */
+static inline double
+pgxt_sums_merge_var(const PgxtSums *sums, double sum_var, int64 count,
+					int64 total_us)
+{
+	double		mean_shifted;
+	double		batch_var;
+	double		delta;
+
+	if (sums->n == 1)
+	{
+		/* one transaction, whose hold time is the shift: no deviation */
+		if (count == 0)
+			return 0.0;
+		delta = (double) sums->hold_us - (double) total_us / count;
+		return sum_var + delta * delta * count / (count + 1);
+	}
+	mean_shifted = (double) (sums->hold_us - sums->n * sums->shift) / sums->n;
+	batch_var = sums->sum_sq_shifted - sums->n * mean_shifted * mean_shifted;
+	batch_var = Max(batch_var, 0.0);
+	if (count == 0)
+		return batch_var;
+	delta = ((double) sums->shift + mean_shifted) - (double) total_us / count;
+	return sum_var + batch_var + delta * delta * count * sums->n / (count + sums->n);
 }
 
 /*
